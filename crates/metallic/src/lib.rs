@@ -1,0 +1,10 @@
+//! Metallic: a Qwen2.5 inference engine whose matrix products go through a
+//! [`Context`] that routes each one to the project's own MLX-style kernels or
+//! to a vendor library. See docs/ARCHITECTURE.md for the layers.
+
+pub mod dtype;
+pub mod error;
+
+pub use dtype::DType;
+pub use error::{Error, Result};
+pub mod ops;

@@ -1,0 +1,6 @@
+//! Matrix products: the public API on `Context`, one validated problem, and
+//! the backends that run it.
+
+pub mod problem;
+
+pub use problem::{GemmProblem, MatrixOperand};
