@@ -8,3 +8,4 @@ pub mod error;
 pub use dtype::DType;
 pub use error::{Error, Result};
 pub mod ops;
+pub mod testing;

@@ -1,0 +1,124 @@
+//! Helpers shared by every numeric test: one tolerance rule against a
+//! float64 reference, fresh random inputs, and a poison value that shows
+//! unwritten outputs. Public so integration tests and benches use the same
+//! rule; not part of the engine's API.
+
+use rand::{Rng, SeedableRng};
+
+/// A value no kernel produces by accident: outputs are filled with it before
+/// a run, so an element left unwritten fails the comparison.
+pub const POISON: f32 = f32::NAN;
+
+/// Absolute + relative tolerance: `|actual - expected| <= atol + rtol * |expected|`.
+#[derive(Clone, Copy, Debug)]
+pub struct Tolerance {
+    pub atol: f64,
+    pub rtol: f64,
+}
+
+impl Tolerance {
+    pub const F32: Tolerance = Tolerance {
+        atol: 1e-5,
+        rtol: 1e-4,
+    };
+    pub const F16: Tolerance = Tolerance {
+        atol: 2e-3,
+        rtol: 2e-3,
+    };
+    pub const BF16: Tolerance = Tolerance {
+        atol: 1.6e-2,
+        rtol: 1.6e-2,
+    };
+
+    pub const fn new(atol: f64, rtol: f64) -> Self {
+        Tolerance { atol, rtol }
+    }
+}
+
+/// Compares `actual` with the float64 `expected`, element by element. NaN
+/// (an unwritten or broken element) never passes. Returns a message naming
+/// the worst element on failure.
+pub fn check_close(actual: &[f32], expected: &[f64], tol: Tolerance) -> Result<(), String> {
+    if actual.len() != expected.len() {
+        return Err(format!(
+            "length {} differs from the reference's {}",
+            actual.len(),
+            expected.len()
+        ));
+    }
+    let mut failures = 0usize;
+    let mut worst: Option<(usize, f64)> = None;
+    for (i, (&a, &e)) in actual.iter().zip(expected).enumerate() {
+        let a = a as f64;
+        let allowed = tol.atol + tol.rtol * e.abs();
+        let excess = if a.is_finite() {
+            (a - e).abs() / allowed
+        } else {
+            f64::INFINITY
+        };
+        if !(excess <= 1.0) {
+            failures += 1;
+            if worst.is_none_or(|(_, w)| excess > w) {
+                worst = Some((i, excess));
+            }
+        }
+    }
+    match worst {
+        None => Ok(()),
+        Some((i, _)) => Err(format!(
+            "{failures} of {} elements out of tolerance (atol {}, rtol {}); worst at {i}: got {}, expected {}",
+            actual.len(),
+            tol.atol,
+            tol.rtol,
+            actual[i],
+            expected[i]
+        )),
+    }
+}
+
+/// Panics with `check_close`'s message when the comparison fails.
+#[track_caller]
+pub fn assert_close(actual: &[f32], expected: &[f64], tol: Tolerance) {
+    if let Err(msg) = check_close(actual, expected, tol) {
+        panic!("{msg}");
+    }
+}
+
+/// A seeded generator; tests draw a fresh seed and print it on failure.
+pub fn rng(seed: u64) -> rand::rngs::StdRng {
+    rand::rngs::StdRng::seed_from_u64(seed)
+}
+
+/// `len` values uniform in [-1, 1), none of them zero.
+pub fn random_vec(rng: &mut impl Rng, len: usize) -> Vec<f32> {
+    (0..len)
+        .map(|_| loop {
+            let v: f32 = rng.random_range(-1.0..1.0);
+            if v != 0.0 {
+                break v;
+            }
+        })
+        .collect()
+}
+
+/// A fresh seed for one test run (time-based), so every run draws new inputs.
+pub fn fresh_seed() -> u64 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0x5eed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nan_and_excess_fail_exact_passes() {
+        assert!(check_close(&[1.0, 2.0], &[1.0, 2.0], Tolerance::F32).is_ok());
+        assert!(check_close(&[POISON], &[1.0], Tolerance::F32).is_err());
+        assert!(check_close(&[1.1], &[1.0], Tolerance::F32).is_err());
+        assert!(check_close(&[1.0], &[1.0, 2.0], Tolerance::F32).is_err());
+    }
+}
