@@ -2,10 +2,18 @@
 //! [`Context`] that routes each one to the project's own MLX-style kernels or
 //! to a vendor library. See docs/ARCHITECTURE.md for the layers.
 
+pub mod context;
+pub mod device;
 pub mod dtype;
 pub mod error;
 
+pub use context::Context;
+pub use device::{Buffer, Device};
 pub use dtype::DType;
 pub use error::{Error, Result};
+pub use resource_cache::ResourceCache;
+pub use tensor::Tensor;
 pub mod ops;
+pub mod resource_cache;
+pub mod tensor;
 pub mod testing;

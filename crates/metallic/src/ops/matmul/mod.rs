@@ -2,5 +2,7 @@
 //! the backends that run it.
 
 pub mod problem;
+pub mod route;
 
 pub use problem::{GemmProblem, MatrixOperand};
+pub use route::{Backend, BackendChoice};
