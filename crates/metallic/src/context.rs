@@ -1,21 +1,29 @@
 //! `Context`: everything an operation needs besides its operands — the
-//! device, a thread pool, reusable buffers and the matmul routing. The
-//! environment (`FORCE_MATMUL_BACKEND`, `METALLIC_THREADS`) is read once,
-//! when the Context is built; changing it later does not affect it.
+//! device, a thread pool, reusable buffers, the matmul backends with their
+//! routing, and the instrumentation. The environment
+//! (`FORCE_MATMUL_BACKEND`, `METALLIC_THREADS`, `METALLIC_PROFILE`) is read
+//! once, when the Context is built; changing it later does not affect it.
 
 use crate::device::Device;
 use crate::error::{Error, Result};
+use crate::instrument::Instrumentation;
+use crate::ops::matmul::mlx::MlxCpu;
+use crate::ops::matmul::vendor::VendorCpu;
 use crate::ops::matmul::BackendChoice;
 use crate::resource_cache::ResourceCache;
 use std::sync::{Mutex, MutexGuard, Once};
 
-/// The device, thread pool, buffer cache and matmul routing that operations
-/// run with.
+/// The device, thread pool, buffer cache, matmul backends and routing, and
+/// instrumentation that operations run with.
 pub struct Context {
     device: Device,
     pool: rayon::ThreadPool,
     backend_choice: BackendChoice,
     resources: Mutex<ResourceCache>,
+    /// The `mlx` backend with its cache of specialized kernels.
+    mlx: MlxCpu,
+    vendor: VendorCpu,
+    instrumentation: Instrumentation,
 }
 
 /// Options for a `Context`; each left unset comes from the environment.
@@ -23,6 +31,7 @@ pub struct ContextBuilder {
     device: Device,
     threads: Option<usize>,
     backend: Option<BackendChoice>,
+    profile: Option<bool>,
 }
 
 impl Context {
@@ -36,6 +45,7 @@ impl Context {
             device,
             threads: None,
             backend: None,
+            profile: None,
         }
     }
 
@@ -57,6 +67,19 @@ impl Context {
     /// uses the Context's threads.
     pub fn install<R: Send>(&self, op: impl FnOnce() -> R + Send) -> R {
         self.pool.install(op)
+    }
+
+    /// Dispatch records and summaries (empty unless profiling is on).
+    pub fn instrumentation(&self) -> &Instrumentation {
+        &self.instrumentation
+    }
+
+    pub(crate) fn mlx(&self) -> &MlxCpu {
+        &self.mlx
+    }
+
+    pub(crate) fn vendor(&self) -> &VendorCpu {
+        &self.vendor
     }
 
     /// The Context's own buffer cache, for callers that reuse outputs across
@@ -81,6 +104,14 @@ impl ContextBuilder {
         self
     }
 
+    /// Profiling; `None` reads `METALLIC_PROFILE` and
+    /// `METALLIC_PROFILE_JSONL`, `Some(true)` turns it on (still streaming to
+    /// `METALLIC_PROFILE_JSONL` when that is set), `Some(false)` off.
+    pub fn profile(mut self, profile: Option<bool>) -> Self {
+        self.profile = profile;
+        self
+    }
+
     pub fn build(self) -> Result<Context> {
         let threads = match self.threads {
             Some(n) => n,
@@ -97,11 +128,22 @@ impl ContextBuilder {
             .thread_name(|i| format!("metallic-{i}"))
             .build()
             .map_err(|e| Error::Device(format!("cannot start {threads} worker threads: {e}")))?;
+        let instrumentation = match self.profile {
+            None => Instrumentation::from_env(),
+            Some(false) => Instrumentation::new(false, None)?,
+            Some(true) => match Instrumentation::from_env() {
+                from_env if from_env.enabled() => from_env,
+                _ => Instrumentation::new(true, None)?,
+            },
+        };
         Ok(Context {
             device: self.device,
             pool,
             backend_choice,
             resources: Mutex::new(ResourceCache::new()),
+            mlx: MlxCpu::new(),
+            vendor: VendorCpu::new(),
+            instrumentation,
         })
     }
 }
