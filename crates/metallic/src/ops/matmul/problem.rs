@@ -293,3 +293,6 @@ fn check_disjoint_writes(c: &Tensor) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
