@@ -7,5 +7,6 @@ pub mod error;
 
 pub use dtype::DType;
 pub use error::{Error, Result};
+pub mod generate;
 pub mod ops;
 pub mod testing;
