@@ -4,6 +4,8 @@
 
 pub mod dtype;
 pub mod error;
+pub mod gguf;
+pub mod models;
 
 pub use dtype::DType;
 pub use error::{Error, Result};
