@@ -4,6 +4,7 @@
 
 pub mod dtype;
 pub mod error;
+pub mod instrument;
 
 pub use dtype::DType;
 pub use error::{Error, Result};
