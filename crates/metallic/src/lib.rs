@@ -8,4 +8,5 @@ pub mod error;
 pub use dtype::DType;
 pub use error::{Error, Result};
 pub mod ops;
+pub mod quant;
 pub mod testing;
