@@ -9,6 +9,7 @@ pub mod gguf;
 pub mod instrument;
 pub mod models;
 pub mod ops;
+pub mod quant;
 pub mod testing;
 
 pub use dtype::DType;
