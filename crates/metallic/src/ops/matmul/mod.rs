@@ -2,6 +2,7 @@
 //! the backends that run it.
 
 pub mod problem;
+pub mod vendor;
 
 pub use problem::{GemmProblem, MatrixOperand};
 
