@@ -189,6 +189,28 @@ fn quantized_views_keep_whole_blocks() {
 }
 
 #[test]
+fn quantized_views_dequantize_row_by_row() {
+    let seed = fresh_seed();
+    let values = random_vec(&mut rng(seed), 3 * 64);
+    let mut bytes = vec![0u8; 3 * 2 * 34];
+    crate::quant::quantize(DType::Q8_0, &values, &mut bytes).unwrap();
+    let w = Tensor::from_bytes(&CPU, DType::Q8_0, &bytes, &[3, 64]).unwrap();
+    let mut expected = vec![0.0f32; 3 * 64];
+    crate::quant::dequantize_f32(DType::Q8_0, &bytes, &mut expected).unwrap();
+    assert_eq!(w.to_f32_vec().unwrap(), expected, "seed {seed}");
+    // Every other row, second block only.
+    let view = w.as_strided(&[2, 32], &[128, 1], 32).unwrap();
+    let picked: Vec<f32> = [0, 2]
+        .iter()
+        .flat_map(|&r| expected[r * 64 + 32..r * 64 + 64].to_vec())
+        .collect();
+    assert_eq!(view.to_f32_vec().unwrap(), picked);
+    // Broadcast rows, as an embedding lookup of one token repeated.
+    let row = w.select(0, 1).unwrap().broadcast_to(&[2, 64]).unwrap();
+    assert_eq!(row.to_f32_vec().unwrap()[64..], expected[64..128]);
+}
+
+#[test]
 fn mmap_tensors_are_zero_copy_and_read_only() {
     let seed = fresh_seed();
     let values = random_vec(&mut rng(seed), 6);
