@@ -232,3 +232,26 @@ fn mmap_tensors_are_zero_copy_and_read_only() {
     assert!(Tensor::from_mmap(map.clone(), 16, 24, DType::F32, &[2, 3]).is_err());
     assert!(Tensor::from_mmap(map, 8, 20, DType::F32, &[2, 3]).is_err());
 }
+
+#[test]
+fn contiguous_f32_views_borrow_in_place() {
+    let t = iota(&[3, 4]);
+    let row = t.select(0, 1).unwrap();
+    row.with_f32_mut(|v| v.iter_mut().for_each(|x| *x *= 2.0))
+        .unwrap();
+    assert_eq!(
+        row.with_f32(|v| v.to_vec()).unwrap(),
+        vec![8.0, 10.0, 12.0, 14.0]
+    );
+    assert_eq!(
+        t.to_f32_vec().unwrap()[3..9],
+        [3.0, 8.0, 10.0, 12.0, 14.0, 8.0]
+    );
+    // Borrow conflicts and non-contiguous or non-f32 views are errors.
+    t.with_f32(|_| assert!(row.with_f32_mut(|_| ()).is_err()))
+        .unwrap();
+    assert!(t.slice(1, 0..2).unwrap().with_f32(|_| ()).is_err());
+    assert!(t.transpose(0, 1).unwrap().with_f32_mut(|_| ()).is_err());
+    let halves = Tensor::empty(&CPU, DType::F16, &[4]).unwrap();
+    assert!(halves.with_f32(|_| ()).is_err());
+}
