@@ -34,7 +34,7 @@ fn transposes_flip_the_major_order() {
     let p = GemmProblem::from_views(&at, &b, &c, false, true, 1.0, 0.0).unwrap();
     assert_eq!((p.a.row_major, p.a.ld), (false, 3));
     let p = GemmProblem::from_views(&at.transpose(0, 1).unwrap(), &b, &c, true, true, 1.0, 0.0);
-    assert_eq!(p.unwrap().a.row_major, false);
+    assert!(!p.unwrap().a.row_major);
 }
 
 #[test]
