@@ -125,8 +125,9 @@ impl GgufFile {
     /// an entry from another file that does not fit panics.
     pub fn tensor_data(&self, info: &TensorInfo) -> &[u8] {
         let start = info.file_offset as usize;
-        self.data()
-            .get(start..start + info.bytes)
+        start
+            .checked_add(info.bytes)
+            .and_then(|end| self.data().get(start..end))
             .expect("TensorInfo does not belong to this GgufFile")
     }
 
@@ -145,6 +146,18 @@ impl GgufFile {
             Storage::Mapped(map) => map,
             Storage::Owned(vec) => vec,
         }
+    }
+}
+
+impl std::fmt::Debug for GgufFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GgufFile")
+            .field("version", &self.version)
+            .field("alignment", &self.alignment)
+            .field("bytes", &self.data().len())
+            .field("metadata", &self.metadata.len())
+            .field("tensors", &self.tensors.len())
+            .finish()
     }
 }
 
