@@ -57,6 +57,13 @@ pub fn matmul_quantized_with(
         return Ok(());
     }
     let out = Output::new(c, ldc, alpha, beta);
+    if k == 0 {
+        for (i, j) in (0..m).flat_map(|i| (0..n).map(move |j| (i, j))) {
+            // SAFETY: (i, j) is inside C, and nothing else runs.
+            unsafe { out.store(i, j, 0.0) };
+        }
+        return Ok(());
+    }
     let chunk = chunk_rows(n);
     let chunks = (0..n.div_ceil(chunk)).into_par_iter();
     let columns = |ci: usize| ci * chunk..n.min((ci + 1) * chunk);

@@ -101,7 +101,27 @@ impl Panel {
     /// Unpacks consecutive weight rows (`w` holds whole rows, no more than
     /// the capacity), compiled for `isa` so the bit twiddling vectorizes.
     pub(crate) fn fill(&mut self, isa: Isa, w: &[u8]) {
-        isa.run_compiled_for(|| self.fill_rows(w));
+        let row_bytes = self.k / self.dtype.block_size() * self.dtype.block_bytes();
+        let mut rows = w.chunks_exact(row_bytes).enumerate();
+        let dtype = self.dtype;
+        // The SIMD unpacker takes all rows or, lacking the format, none.
+        if !rows.all(|(j, row)| super::dot::unpack_row(isa, dtype, row, self.row_mut(j))) {
+            isa.run_compiled_for(|| self.fill_rows(w));
+        }
+    }
+
+    /// Row `j`'s slices.
+    #[inline(always)]
+    fn row_mut(&mut self, j: usize) -> PanelRow<'_> {
+        let k = self.k;
+        let (nd, nmin) = (k / self.family.scale_block(), k / self.family.sum_group());
+        let nscales = if self.family == Family::K { k / 2 } else { 0 };
+        PanelRow {
+            u: &mut self.u[j * k..(j + 1) * k],
+            d: &mut self.d[j * nd..(j + 1) * nd],
+            min: &mut self.min[j * nmin..(j + 1) * nmin],
+            scales: &mut self.scales[j * nscales..(j + 1) * nscales],
+        }
     }
 
     #[inline(always)]
@@ -122,19 +142,11 @@ impl Panel {
 
     #[inline(always)]
     fn fill_with(&mut self, w: &[u8], unpack: impl Fn(&[u8], PanelRow<'_>, usize)) {
-        let k = self.k;
-        let row_bytes = k / self.dtype.block_size() * self.dtype.block_bytes();
-        let (nd, nmin) = (k / self.family.scale_block(), k / self.family.sum_group());
-        let nscales = if self.family == Family::K { k / 2 } else { 0 };
+        let block_bytes = self.dtype.block_bytes();
+        let row_bytes = self.k / self.dtype.block_size() * block_bytes;
         for (j, row) in w.chunks_exact(row_bytes).enumerate() {
-            for (b, block) in row.chunks_exact(self.dtype.block_bytes()).enumerate() {
-                let panel_row = PanelRow {
-                    u: &mut self.u[j * k..(j + 1) * k],
-                    d: &mut self.d[j * nd..(j + 1) * nd],
-                    min: &mut self.min[j * nmin..(j + 1) * nmin],
-                    scales: &mut self.scales[j * nscales..(j + 1) * nscales],
-                };
-                unpack(block, panel_row, b);
+            for (b, block) in row.chunks_exact(block_bytes).enumerate() {
+                unpack(block, self.row_mut(j), b);
             }
         }
     }
