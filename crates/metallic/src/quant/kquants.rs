@@ -113,9 +113,9 @@ fn decode(dtype: DType, b: &[u8]) -> Decoded {
             let (d, dmin) = (f16_at(b, 80), f16_at(b, 82));
             two_bits(qs, &mut out.u);
             out.d = d;
-            for g in 0..GROUPS {
-                out.scale[g] = (scales[g] & 0x0F) as i16;
-                out.min[g] = -(dmin * (scales[g] >> 4) as f32);
+            for ((scale, min), &s) in out.scale.iter_mut().zip(&mut out.min).zip(scales) {
+                *scale = (s & 0x0F) as i16;
+                *min = -(dmin * (s >> 4) as f32);
             }
         }
         DType::Q3_K => {
@@ -164,9 +164,9 @@ fn decode(dtype: DType, b: &[u8]) -> Decoded {
                 }
             }
             out.d = d;
-            for g in 0..GROUPS {
-                out.scale[g] = scales[g] as i8 as i16;
-                out.min[g] = -32.0 * d * out.scale[g] as f32;
+            for ((scale, min), &s) in out.scale.iter_mut().zip(&mut out.min).zip(scales) {
+                *scale = s as i8 as i16;
+                *min = -32.0 * d * *scale as f32;
             }
         }
     }

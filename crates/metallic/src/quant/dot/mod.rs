@@ -149,7 +149,7 @@ pub(crate) struct ActivationTile<'a> {
 fn check_tile(w: &WeightTile<'_>, a: &ActivationTile<'_>, scale_block: usize, with_scales: bool) {
     let k = w.k;
     assert!((1..=TILE_W).contains(&w.rows) && (1..=TILE_A).contains(&a.rows));
-    assert!(k % scale_block == 0);
+    assert!(k.is_multiple_of(scale_block));
     assert!(w.u.len() >= w.rows * k && a.q.len() >= a.rows * k);
     assert!(w.d.len() >= w.rows * (k / scale_block) && a.d.len() >= a.rows * (k / scale_block));
     assert!(!with_scales || w.scales.len() >= w.rows * (k / 2));
