@@ -156,3 +156,57 @@ impl Panel {
         &self.min[j * n..(j + 1) * n]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{fresh_seed, rng};
+    use rand::Rng;
+
+    /// Every instruction set's unpacking writes exactly the portable one's
+    /// panel, for random blocks (any bit pattern, finite f16 scales).
+    #[test]
+    fn simd_unpacking_equals_portable() {
+        let seed = fresh_seed();
+        let mut r = rng(seed);
+        for dtype in [
+            DType::Q4_0,
+            DType::Q4_1,
+            DType::Q5_0,
+            DType::Q5_1,
+            DType::Q8_0,
+            DType::Q2_K,
+            DType::Q3_K,
+            DType::Q4_K,
+            DType::Q5_K,
+            DType::Q6_K,
+        ] {
+            let family = Family::of(dtype).unwrap();
+            let k = 512;
+            let rows = 2;
+            let mut w: Vec<u8> = (0..rows * dtype.bytes_for(k).unwrap())
+                .map(|_| r.random())
+                .collect();
+            // f16 fields sit at a block's start or end; keep them finite.
+            for block in w.chunks_mut(dtype.block_bytes()) {
+                let len = block.len();
+                for at in [0, 2, len - 4, len - 2] {
+                    let d = half::f16::from_f32(r.random_range(-0.1f32..0.1));
+                    block[at..at + 2].copy_from_slice(&d.to_le_bytes());
+                }
+            }
+            let mut want = Panel::new(dtype, family, k, rows);
+            want.fill(Isa::portable(), &w);
+            for isa in Isa::supported() {
+                let mut got = Panel::new(dtype, family, k, rows);
+                got.fill(isa, &w);
+                let what = format!("seed {seed}: {dtype} on {}", isa.name());
+                assert_eq!(got.u, want.u, "{what}: values");
+                assert_eq!(got.scales, want.scales, "{what}: group scales");
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&got.d), bits(&want.d), "{what}: block scales");
+                assert_eq!(bits(&got.min), bits(&want.min), "{what}: minimums");
+            }
+        }
+    }
+}
