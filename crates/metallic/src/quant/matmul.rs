@@ -5,7 +5,7 @@
 //! integer kernels against it. Rayon splits the weight rows (n) into chunks.
 
 use super::activation::QuantizedRows;
-use super::convert::dequantize_f32;
+use super::convert::dequantize_checked;
 use super::dot::{self, ActivationTile, Isa, WeightTile, TILE_A, TILE_W};
 use super::panel::{Family, Panel};
 use crate::dtype::DType;
@@ -225,9 +225,8 @@ fn float_chunk(
 ) {
     let k = row.len();
     for j in columns {
-        // Cannot fail: the sizes were checked by `check_operands`.
-        let converted = dequantize_f32(w_type, &w[j * row_bytes..(j + 1) * row_bytes], row);
-        debug_assert!(converted.is_ok());
+        // `check_operands` made W n rows of `row_bytes`, each k values.
+        dequantize_checked(w_type, &w[j * row_bytes..(j + 1) * row_bytes], row);
         for i in 0..m {
             let sum = dot_f32(&a[i * lda..i * lda + k], row);
             // SAFETY: (i, j) is inside C, and only this task writes column j.
