@@ -5,7 +5,7 @@
 //! integer kernels against it. Rayon splits the weight rows (n) into chunks.
 
 use super::activation::QuantizedRows;
-use super::convert::dequantize_f32;
+use super::convert::dequantize_checked;
 use super::dot::{self, ActivationTile, Isa, WeightTile, TILE_A, TILE_W};
 use super::panel::{Family, Panel};
 use crate::dtype::DType;
@@ -57,6 +57,13 @@ pub fn matmul_quantized_with(
         return Ok(());
     }
     let out = Output::new(c, ldc, alpha, beta);
+    if k == 0 {
+        for (i, j) in (0..m).flat_map(|i| (0..n).map(move |j| (i, j))) {
+            // SAFETY: (i, j) is inside C, and nothing else runs.
+            unsafe { out.store(i, j, 0.0) };
+        }
+        return Ok(());
+    }
     let chunk = chunk_rows(n);
     let chunks = (0..n.div_ceil(chunk)).into_par_iter();
     let columns = |ci: usize| ci * chunk..n.min((ci + 1) * chunk);
@@ -218,9 +225,8 @@ fn float_chunk(
 ) {
     let k = row.len();
     for j in columns {
-        // Cannot fail: the sizes were checked by `check_operands`.
-        let converted = dequantize_f32(w_type, &w[j * row_bytes..(j + 1) * row_bytes], row);
-        debug_assert!(converted.is_ok());
+        // `check_operands` made W n rows of `row_bytes`, each k values.
+        dequantize_checked(w_type, &w[j * row_bytes..(j + 1) * row_bytes], row);
         for i in 0..m {
             let sum = dot_f32(&a[i * lda..i * lda + k], row);
             // SAFETY: (i, j) is inside C, and only this task writes column j.

@@ -9,15 +9,15 @@ use std::arch::x86_64::*;
 /// Runs `f` with AVX2 and FMA enabled for what it inlines.
 ///
 /// # Safety
-/// The CPU must support AVX2 and FMA.
-#[target_feature(enable = "avx2,fma")]
+/// The CPU must support AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
 pub(super) unsafe fn run<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
 /// # Safety
-/// The CPU supports AVX2 and FMA; the tile's slices cover it (`check_tile`).
-#[target_feature(enable = "avx2,fma")]
+/// The CPU supports AVX2, FMA and F16C; the tile's slices cover it (`check_tile`).
+#[target_feature(enable = "avx2,fma,f16c")]
 pub(super) unsafe fn legacy_tile(
     signed: bool,
     w: &WeightTile<'_>,
@@ -32,13 +32,13 @@ pub(super) unsafe fn legacy_tile(
 
 /// # Safety
 /// As for `legacy_tile`.
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 pub(super) unsafe fn kquant_tile(w: &WeightTile<'_>, a: &ActivationTile<'_>) -> TileOut {
     dispatch_tile!(a.rows, w.rows, kquant[](w, a))
 }
 
 #[inline]
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 pub(super) fn hsum(v: __m256) -> f32 {
     let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
     let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -47,7 +47,7 @@ pub(super) fn hsum(v: __m256) -> f32 {
 }
 
 #[inline]
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn legacy<const RA: usize, const RW: usize, const SIGNED: bool>(
     w: &WeightTile<'_>,
     a: &ActivationTile<'_>,
@@ -95,7 +95,7 @@ unsafe fn legacy<const RA: usize, const RW: usize, const SIGNED: bool>(
 }
 
 #[inline]
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn kquant<const RA: usize, const RW: usize>(
     w: &WeightTile<'_>,
     a: &ActivationTile<'_>,

@@ -12,8 +12,8 @@ use std::arch::x86_64::*;
 /// inlines.
 ///
 /// # Safety
-/// The CPU must support AVX2, FMA, AVX-512 F, BW, VL and VNNI.
-#[target_feature(enable = "avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")]
+/// The CPU must support AVX2, FMA, F16C, AVX-512 F, BW, VL and VNNI.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 pub(super) unsafe fn run<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
@@ -21,7 +21,7 @@ pub(super) unsafe fn run<R>(f: impl FnOnce() -> R) -> R {
 /// # Safety
 /// The CPU supports the features of `run`; the tile's slices cover it
 /// (`check_tile`).
-#[target_feature(enable = "avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 pub(super) unsafe fn legacy_tile(
     signed: bool,
     w: &WeightTile<'_>,
@@ -36,13 +36,13 @@ pub(super) unsafe fn legacy_tile(
 
 /// # Safety
 /// As for `legacy_tile`.
-#[target_feature(enable = "avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 pub(super) unsafe fn kquant_tile(w: &WeightTile<'_>, a: &ActivationTile<'_>) -> TileOut {
     dispatch_tile!(a.rows, w.rows, kquant[](w, a))
 }
 
 #[inline]
-#[target_feature(enable = "avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 unsafe fn legacy<const RA: usize, const RW: usize, const SIGNED: bool>(
     w: &WeightTile<'_>,
     a: &ActivationTile<'_>,
@@ -89,7 +89,7 @@ unsafe fn legacy<const RA: usize, const RW: usize, const SIGNED: bool>(
 }
 
 #[inline]
-#[target_feature(enable = "avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 unsafe fn kquant<const RA: usize, const RW: usize>(
     w: &WeightTile<'_>,
     a: &ActivationTile<'_>,

@@ -11,6 +11,8 @@ mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 mod portable;
+#[cfg(target_arch = "x86_64")]
+mod unpack_avx2;
 
 use std::sync::OnceLock;
 
@@ -51,7 +53,10 @@ impl Isa {
         let mut out = vec![Isa::portable()];
         #[cfg(target_arch = "x86_64")]
         {
-            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+            if is_x86_feature_detected!("avx2")
+                && is_x86_feature_detected!("fma")
+                && is_x86_feature_detected!("f16c")
+            {
                 out.push(Isa(Kind::Avx2));
                 if is_x86_feature_detected!("avx512f")
                     && is_x86_feature_detected!("avx512bw")
@@ -90,6 +95,33 @@ impl Isa {
     }
 }
 
+/// Unpacks one weight row into a panel row with SIMD where this instruction
+/// set has an unpacker for the format; returns false (doing nothing) where
+/// not.
+pub(crate) fn unpack_row(
+    isa: Isa,
+    dtype: crate::dtype::DType,
+    row: &[u8],
+    out: crate::quant::panel::PanelRow<'_>,
+) -> bool {
+    match isa.0 {
+        #[cfg(target_arch = "x86_64")]
+        Kind::Avx2 | Kind::Avx512 if unpack_avx2::handles(dtype) => {
+            let out = unpack_avx2::RowOut {
+                u: out.u,
+                d: out.d,
+                min: out.min,
+                scales: out.scales,
+            };
+            // SAFETY: the CPU has AVX2, FMA and F16C (see `Isa`); the format
+            // is handled; `Panel` sizes the row and its outputs.
+            unsafe { unpack_avx2::unpack_row(dtype, row, out) };
+            true
+        }
+        _ => false,
+    }
+}
+
 /// `rows` weight rows of an unpacked panel, starting at the tile's first.
 #[derive(Clone, Copy)]
 pub(crate) struct WeightTile<'a> {
@@ -117,7 +149,7 @@ pub(crate) struct ActivationTile<'a> {
 fn check_tile(w: &WeightTile<'_>, a: &ActivationTile<'_>, scale_block: usize, with_scales: bool) {
     let k = w.k;
     assert!((1..=TILE_W).contains(&w.rows) && (1..=TILE_A).contains(&a.rows));
-    assert!(k % scale_block == 0);
+    assert!(k.is_multiple_of(scale_block));
     assert!(w.u.len() >= w.rows * k && a.q.len() >= a.rows * k);
     assert!(w.d.len() >= w.rows * (k / scale_block) && a.d.len() >= a.rows * (k / scale_block));
     assert!(!with_scales || w.scales.len() >= w.rows * (k / 2));
