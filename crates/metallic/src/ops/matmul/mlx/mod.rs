@@ -77,7 +77,8 @@ impl MlxCpu {
     /// MR and NR, and each side at most 1024.
     pub fn with_gemm_tile(mut self, tile: Tile) -> Result<MlxCpu> {
         let (mr, nr) = (self.micro.mr, self.micro.nr);
-        let fits = |side: usize, step: usize| side > 0 && side % step == 0 && side <= MAX_TILE;
+        let fits =
+            |side: usize, step: usize| side > 0 && side.is_multiple_of(step) && side <= MAX_TILE;
         if !(fits(tile.bm, mr) && fits(tile.bn, nr) && fits(tile.bk, 1)) {
             return Err(Error::InvalidArgument(format!(
                 "tile {tile:?}: with {} BM must be a multiple of {mr}, BN of {nr}, all sides in 1..={MAX_TILE}",
@@ -168,9 +169,9 @@ impl MlxCpu {
             transpose_a,
             transpose_b,
             batched: p.batch_count() > 1,
-            align_m: p.m % tile.bm == 0,
-            align_n: p.n % tile.bn == 0,
-            align_k: p.k % tile.bk == 0,
+            align_m: p.m.is_multiple_of(tile.bm),
+            align_n: p.n.is_multiple_of(tile.bn),
+            align_k: p.k.is_multiple_of(tile.bk),
             use_out_source: p.beta != 0.0,
             do_axpby: p.alpha != 1.0 || (p.beta != 0.0 && p.beta != 1.0),
         }
