@@ -197,9 +197,15 @@ impl Case {
         } else {
             random_vec(g, c_len)
         };
+        let b = if p.b.dtype.is_quantized() {
+            let block = p.b.dtype.block_size();
+            Buffer::random_blocks(g, p.b.dtype, b_len.div_ceil(block) * block)
+        } else {
+            Buffer::encode(p.b.dtype, &random_vec(g, b_len))
+        };
         Case {
             a: Buffer::encode(p.a.dtype, &random_vec(g, a_len)),
-            b: Buffer::encode(p.b.dtype, &random_vec(g, b_len)),
+            b,
             c: Buffer::encode(p.c.dtype, &c_values),
             p,
         }
@@ -594,9 +600,7 @@ fn quantized_case(g: &mut StdRng, b_type: DType, float: DType, m: usize, beta: f
         gap: block,
         ..Layout::dense(b_type, false, 1)
     };
-    let mut case = Case::new(g, (m, n, k), vec![2], &a, &b, &c, 0.5, beta);
-    case.b = Buffer::random_blocks(g, b_type, buffer_len(&case.p, &case.p.b, k, n) + block);
-    case
+    Case::new(g, (m, n, k), vec![2], &a, &b, &c, 0.5, beta)
 }
 
 #[test]
