@@ -608,7 +608,11 @@ fn quantized_weights_of_every_block_type_match_the_reference() {
     let seed = fresh_seed();
     let mut g = rng(seed);
     for b_type in DType::ALL.into_iter().filter(|t| t.is_quantized()) {
-        for (float, m, beta) in [(DType::F32, 1, 0.0), (DType::F16, 3, 1.0), (DType::BF16, 2, 0.0)] {
+        for (float, m, beta) in [
+            (DType::F32, 1, 0.0),
+            (DType::F16, 3, 1.0),
+            (DType::BF16, 2, 0.0),
+        ] {
             let case = quantized_case(&mut g, b_type, float, m, beta);
             let context = format!("seed {seed}, {float} × {b_type}, m {m}, beta {beta}");
             case.check(2, tolerance(float), &context);
@@ -622,17 +626,31 @@ fn dequantized_weights_are_cached_and_rewritten_contents_are_not_served_stale() 
     let mut g = rng(seed);
     let vendor = VendorCpu::new();
     let mut case = quantized_case(&mut g, DType::Q4_K, DType::F32, 1, 0.0);
-    case.check_with(&vendor, 2, Tolerance::F32, &format!("seed {seed}, first call"));
+    case.check_with(
+        &vendor,
+        2,
+        Tolerance::F32,
+        &format!("seed {seed}, first call"),
+    );
     assert_eq!(vendor.cached_weights(), 1);
     case.check_with(&vendor, 2, Tolerance::F32, &format!("seed {seed}, cached"));
-    assert_eq!(vendor.cached_weights(), 1, "the same weight is dequantized once");
+    assert_eq!(
+        vendor.cached_weights(),
+        1,
+        "the same weight is dequantized once"
+    );
     // New contents at the same address and length: a different weight.
     let address = case.b.words.as_ptr();
     let fresh = Buffer::random_blocks(&mut g, DType::Q4_K, case.b.len);
     case.b.words.copy_from_slice(&fresh.words);
     case.b.dequantized = fresh.dequantized;
     assert_eq!(case.b.words.as_ptr(), address);
-    case.check_with(&vendor, 2, Tolerance::F32, &format!("seed {seed}, rewritten"));
+    case.check_with(
+        &vendor,
+        2,
+        Tolerance::F32,
+        &format!("seed {seed}, rewritten"),
+    );
     assert_eq!(vendor.cached_weights(), 2);
     vendor.clear_cache();
     assert_eq!(vendor.cached_weights(), 0);
