@@ -4,6 +4,8 @@
 
 pub mod dtype;
 pub mod error;
+pub mod fetch;
+pub mod tokenizer;
 
 pub use dtype::DType;
 pub use error::{Error, Result};
