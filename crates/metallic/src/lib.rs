@@ -1,13 +1,17 @@
 //! Metallic: a Qwen2.5 inference engine whose matrix products go through a
-//! [`Context`] that routes each one to the project's own MLX-style kernels or
+//! `Context` that routes each one to the project's own MLX-style kernels or
 //! to a vendor library. See docs/ARCHITECTURE.md for the layers.
 
 pub mod dtype;
 pub mod error;
 pub mod fetch;
+pub mod generate;
+pub mod gguf;
+pub mod instrument;
+pub mod models;
+pub mod ops;
+pub mod testing;
 pub mod tokenizer;
 
 pub use dtype::DType;
 pub use error::{Error, Result};
-pub mod ops;
-pub mod testing;
