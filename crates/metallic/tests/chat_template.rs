@@ -43,6 +43,9 @@ fn without_a_system_message_the_template_supplies_its_own() {
     let tok = default_tokenizer();
     let template = ChatTemplate::from_gguf(default_gguf(), tok).unwrap();
     let prompt = template.render(&[ChatMessage::user("hi")], true).unwrap();
-    assert!(prompt.starts_with("<|im_start|>system\nYou are Qwen"), "{prompt}");
+    assert!(
+        prompt.starts_with("<|im_start|>system\nYou are Qwen"),
+        "{prompt}"
+    );
     assert!(prompt.ends_with("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"));
 }
