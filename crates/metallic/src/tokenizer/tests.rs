@@ -109,7 +109,7 @@ fn end_of_generation_ids_come_from_eos_metadata_and_token_texts() {
     let eot = id(&tiny(), "hell");
     with_eot.eot_ids = vec![eot];
     let tok = Tokenizer::from_parts(with_eot).unwrap();
-    let mut expected = vec![
+    let mut expected = [
         id(&tok, "<|endoftext|>"),
         id(&tok, "<|im_end|>"),
         id(&tok, "<|file_sep|>"),
@@ -120,20 +120,20 @@ fn end_of_generation_ids_come_from_eos_metadata_and_token_texts() {
     assert!(tok.is_eog(eot) && !tok.is_eog(id(&tok, "<|im_start|>")));
 }
 
+/// Spoils one thing in otherwise good parts.
+type Spoil = fn(&mut TokenizerParts);
+
 #[test]
 fn bad_parts_are_errors_that_say_what_is_wrong() {
-    let cases: Vec<(Box<dyn Fn(&mut TokenizerParts)>, &str)> = vec![
-        (
-            Box::new(|p| p.token_types.pop().map(drop).unwrap_or(())),
-            "token types",
-        ),
-        (Box::new(|p| p.token_types[3] = 9), "unknown token type 9"),
-        (Box::new(|p| p.eos_id = Some(1 << 20)), "EOS id"),
-        (Box::new(|p| p.pre = "gpt-4o".into()), "gpt-4o"),
-        (Box::new(|p| p.tokens[40] = "日本".into()), "byte-level"),
-        (Box::new(|p| p.merges.push("hello".into())), "merge"),
-        (Box::new(|p| p.merges.push("x yz".into())), "BPE"),
-        (Box::new(|p| p.tokens.clear()), "empty"),
+    let cases: [(Spoil, &str); 8] = [
+        (|p| p.token_types.truncate(10), "token types"),
+        (|p| p.token_types[3] = 9, "unknown token type 9"),
+        (|p| p.eos_id = Some(1 << 20), "EOS id"),
+        (|p| p.pre = "gpt-4o".into(), "gpt-4o"),
+        (|p| p.tokens[40] = "日本".into(), "byte-level"),
+        (|p| p.merges.push("hello".into()), "merge"),
+        (|p| p.merges.push("x yz".into()), "BPE"),
+        (|p| p.tokens.clear(), "empty"),
     ];
     for (spoil, needle) in cases {
         let mut p = parts();
