@@ -60,8 +60,12 @@ pub fn ensure_cached(
         return Ok(path);
     }
     fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let partial = dir.join(format!("{}.partial", artifact.file_name));
-    let scratch = dir.join(format!(".fetch-{}", std::process::id()));
+    remove_leftovers(dir, artifact);
+    // Names of this process's own: a concurrent fetch into the same cache
+    // cannot write into them, and each rename is atomic.
+    let pid = std::process::id();
+    let partial = dir.join(format!("{}{PARTIAL}{pid}", artifact.file_name));
+    let scratch = dir.join(format!("{SCRATCH}{pid}"));
     if progress == Progress::Stderr {
         eprintln!(
             "metallic: fetching {} ({:.0} MB) into {}",
@@ -77,9 +81,46 @@ pub fn ensure_cached(
         let _ = fs::remove_file(&partial);
         return Err(e);
     }
-    fs::rename(&partial, &path).map_err(|e| Error::io(&path, e))?;
+    fs::rename(&partial, &path).map_err(|e| {
+        Error::Fetch(format!(
+            "moving {} to {}: {e}",
+            partial.display(),
+            path.display()
+        ))
+    })?;
     fs::write(&marker, format!("{}\n", artifact.sha256)).map_err(|e| Error::io(&marker, e))?;
     Ok(path)
+}
+
+/// What a fetch writes before the process id: `<name>.partial.<pid>` and
+/// `.fetch-<pid>`.
+const PARTIAL: &str = ".partial.";
+const SCRATCH: &str = ".fetch-";
+
+/// Removes what fetches killed midway left behind (their process is gone).
+/// Where running processes cannot be listed (no `/proc`), leaves it.
+fn remove_leftovers(dir: &Path, artifact: &Artifact) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let partial_prefix = format!("{}{PARTIAL}", artifact.file_name);
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let pid = name
+            .strip_prefix(&partial_prefix)
+            .or_else(|| name.strip_prefix(SCRATCH))
+            .and_then(|pid| pid.parse::<u32>().ok());
+        if let Some(pid) = pid {
+            if !Path::new("/proc").join(pid.to_string()).exists() {
+                // Best effort: a leftover is never trusted, only untidy.
+                let _ = fs::remove_file(entry.path());
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
+    }
 }
 
 /// A file is trusted when it has the right size and its digest has been

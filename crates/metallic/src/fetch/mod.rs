@@ -1,6 +1,6 @@
 //! The default model: where it is cached, and fetching it on first use.
 //!
-//! A fetch writes `<name>.partial`, hashing as it goes, and renames it to
+//! A fetch writes `<name>.partial.<pid>`, hashing as it goes, and renames it to
 //! `<name>` only once size and SHA-256 match, then records the digest in
 //! `<name>.sha256`. An interrupted or corrupt fetch therefore never leaves a
 //! file under the trusted name; a later run starts over.

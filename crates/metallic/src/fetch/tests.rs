@@ -133,12 +133,12 @@ fn an_interrupted_fetch_leaves_no_file_and_the_next_run_completes() {
     assert!(err.to_string().contains("connection reset"), "{err}");
     assert_eq!(entries(&dir), Vec::<String>::new());
 
-    // A process killed mid-fetch leaves its partial file: it is overwritten.
-    fs::write(
-        dir.join("model.gguf.partial"),
-        b"stale bytes from a killed run",
-    )
-    .unwrap();
+    // A process killed mid-fetch leaves its partial file and scratch
+    // directory: removed once that process is gone (no pid reaches 2^32-2),
+    // kept while it may still be running (pid 1 always is).
+    fs::write(dir.join("model.gguf.partial.4294967294"), b"stale").unwrap();
+    fs::create_dir(dir.join(".fetch-4294967294")).unwrap();
+    fs::write(dir.join("model.gguf.partial.1"), b"in progress").unwrap();
     let path = ensure_cached(
         &dir,
         &artifact,
@@ -147,7 +147,10 @@ fn an_interrupted_fetch_leaves_no_file_and_the_next_run_completes() {
     )
     .unwrap();
     assert_eq!(fs::read(path).unwrap(), parts.concat());
-    assert_eq!(entries(&dir), ["model.gguf", "model.gguf.sha256"]);
+    assert_eq!(
+        entries(&dir),
+        ["model.gguf", "model.gguf.partial.1", "model.gguf.sha256"]
+    );
 }
 
 #[test]
