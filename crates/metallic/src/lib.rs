@@ -2,6 +2,7 @@
 //! [`Context`] that routes each one to the project's own MLX-style kernels or
 //! to a vendor library. See docs/ARCHITECTURE.md for the layers.
 
+pub mod device;
 pub mod dtype;
 pub mod error;
 

@@ -2,5 +2,6 @@
 //! the backends that run it.
 
 pub mod problem;
+pub mod vendor;
 
 pub use problem::{GemmProblem, MatrixOperand};

@@ -1,0 +1,4 @@
+//! Devices that hold tensor storage and run kernels.
+
+#[cfg(feature = "cuda")]
+pub mod cuda;

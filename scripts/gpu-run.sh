@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The GPU round, part two (on the GPU machine): runs every test executable
+# that scripts/gpu-round.sh packed beside this script, plainly, then the GPU
+# ones under compute-sanitizer memcheck. Logs go to $OUT (or /tmp/gpu-round).
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+logs=${OUT:-/tmp/gpu-round}
+mkdir -p "$logs"
+
+# The CUDA libraries the tests load at run time (driver, NVRTC, cuBLAS).
+for dir in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib \
+  $(python3 -c 'import nvidia, os; p = nvidia.__path__[0]; print(" ".join(os.path.join(p, d, "lib") for d in os.listdir(p)))' 2>/dev/null); do
+  [[ -d $dir ]] && LD_LIBRARY_PATH=${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$dir
+done
+export LD_LIBRARY_PATH
+export METALLIC_HOME=${METALLIC_HOME:-/tmp/metallic-home}
+
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
+for lib in libcuda.so libnvrtc.so libcublas.so; do
+  found=$(ldconfig -p | grep -m1 "$lib" || find ${LD_LIBRARY_PATH//:/ } -maxdepth 1 -name "$lib*" 2>/dev/null | head -1)
+  echo "$lib: ${found:-NOT FOUND}"
+done
+
+summary=()
+run() {
+  local label=$1; shift
+  local log="$logs/$label.log"
+  local started=$SECONDS
+  "$@" >"$log" 2>&1
+  local rc=$?
+  local result
+  result=$(grep -E "^test result:" "$log" | tail -1)
+  summary+=("$(printf '%-40s rc=%-3s %3ss  %s' "$label" "$rc" $((SECONDS - started)) "$result")")
+  [[ $rc == 0 ]] || tail -40 "$log"
+}
+
+# Plain runs: every test executable. The kernel cache test prints start-up
+# times; a cold cache first shows the compile cost of the other binaries.
+for exe in "$here"/bin/*; do
+  name=$(basename "$exe")
+  run "$name" "$exe" --test-threads=1 --nocapture
+done
+grep -h -A3 "^device cuda" "$logs"/*.log || true
+
+# Memcheck over the GPU tests.
+if command -v compute-sanitizer >/dev/null; then
+  for exe in "$here"/bin/test-gpu_*; do
+    name=$(basename "$exe")
+    run "memcheck-$name" compute-sanitizer --tool memcheck --error-exitcode 99 \
+      "$exe" --test-threads=1
+    grep -h "ERROR SUMMARY" "$logs/memcheck-$name.log" || true
+  done
+else
+  summary+=("compute-sanitizer: NOT FOUND")
+fi
+
+printf '%s\n' "${summary[@]}"
