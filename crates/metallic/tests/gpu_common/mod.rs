@@ -98,7 +98,7 @@ pub fn download(buffer: &CudaBuffer, dtype: DType) -> Vec<f32> {
 /// the scale fields set to finite f16 values of a realistic size.
 pub fn random_blocks(rng: &mut impl Rng, dtype: DType, n: usize) -> Vec<u8> {
     let mut bytes: Vec<u8> = (0..dtype.bytes_for(n).unwrap()).map(|_| rng.random()).collect();
-    let mut scale = |rng: &mut dyn rand::RngCore| f16::from_f32(rng.random_range(0.001f32..0.05)).to_le_bytes();
+    let scale = |rng: &mut dyn rand::RngCore| f16::from_f32(rng.random_range(0.001f32..0.05)).to_le_bytes();
     for block in bytes.chunks_exact_mut(dtype.block_bytes()) {
         match dtype {
             DType::Q8_0 | DType::Q5_0 => block[0..2].copy_from_slice(&scale(rng)),

@@ -18,6 +18,8 @@ typedef unsigned short u16;
 typedef unsigned int u32;
 typedef unsigned long long u64;
 
+#define NEG_INFINITY __int_as_float(0xff800000)
+
 struct f16 { u16 bits; };
 struct bf16 { u16 bits; };
 

@@ -4,7 +4,7 @@ extern "C" __global__ void argmax(u32 *out, const act_t *logits, u32 n, u32 row_
     __shared__ float best_value[1024];
     __shared__ u32 best_index[1024];
     const act_t *row = logits + (u64)blockIdx.x * row_stride;
-    float best = -INFINITY;
+    float best = NEG_INFINITY;
     u32 index = 0xffffffffu;
     for (u32 i = threadIdx.x; i < n; i += blockDim.x) {
         float v = to_f32(row[i]);

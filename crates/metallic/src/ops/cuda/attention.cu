@@ -30,7 +30,7 @@ attention(act_t *out, const act_t *q, const aux_t *k, const aux_t *v, u32 heads,
         qr[e] = to_f32(qp[lane + 32 * e]) * scale;
         acc[e] = 0.0f;
     }
-    float m = -INFINITY, l = 0.0f;
+    float m = NEG_INFINITY, l = 0.0f;
     u32 last = first_position + t;
     for (u32 j = warp; j <= last; j += WARPS) {
         const aux_t *kj = kp + (u64)j * kv_pos_stride;
@@ -54,7 +54,7 @@ attention(act_t *out, const act_t *q, const aux_t *k, const aux_t *v, u32 heads,
     for (int e = 0; e < PER_LANE; ++e) warp_acc[warp][lane + 32 * e] = acc[e];
     __syncthreads();
 
-    float m_all = -INFINITY;
+    float m_all = NEG_INFINITY;
     for (int w = 0; w < WARPS; ++w) m_all = fmaxf(m_all, warp_max[w]);
     float l_all = 0.0f;
     for (int w = 0; w < WARPS; ++w) l_all += warp_sum[w] * expf(warp_max[w] - m_all);
