@@ -56,7 +56,7 @@ pub fn check_close(actual: &[f32], expected: &[f64], tol: Tolerance) -> Result<(
         } else {
             f64::INFINITY
         };
-        if !(excess <= 1.0) {
+        if excess.is_nan() || excess > 1.0 {
             failures += 1;
             if worst.is_none_or(|(_, w)| excess > w) {
                 worst = Some((i, excess));
