@@ -44,7 +44,11 @@ fn operand(
 }
 
 fn at(op: &MatrixOperand, base: usize, r: usize, c: usize) -> usize {
-    base + if op.row_major { r * op.ld + c } else { c * op.ld + r }
+    base + if op.row_major {
+        r * op.ld + c
+    } else {
+        c * op.ld + r
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -68,9 +72,36 @@ fn run_case(gemm: &CublasGemm, case: &Case, in_dtype: DType, out_dtype: DType, s
     let device = device();
     let mut rng = rng(seed);
     let c_bcast = vec![false; case.batch.len()];
-    let (a_op, a_len) = operand(in_dtype, case.m, case.k, case.a_row_major, case.pad, case.offset, &case.batch, &case.broadcast_a);
-    let (b_op, b_len) = operand(in_dtype, case.k, case.n, case.b_row_major, case.pad + 1, 0, &case.batch, &case.broadcast_b);
-    let (c_op, c_len) = operand(out_dtype, case.m, case.n, case.c_row_major, case.pad, case.offset, &case.batch, &c_bcast);
+    let (a_op, a_len) = operand(
+        in_dtype,
+        case.m,
+        case.k,
+        case.a_row_major,
+        case.pad,
+        case.offset,
+        &case.batch,
+        &case.broadcast_a,
+    );
+    let (b_op, b_len) = operand(
+        in_dtype,
+        case.k,
+        case.n,
+        case.b_row_major,
+        case.pad + 1,
+        0,
+        &case.batch,
+        &case.broadcast_b,
+    );
+    let (c_op, c_len) = operand(
+        out_dtype,
+        case.m,
+        case.n,
+        case.c_row_major,
+        case.pad,
+        case.offset,
+        &case.batch,
+        &c_bcast,
+    );
     let p = GemmProblem {
         m: case.m,
         n: case.n,
@@ -108,13 +139,21 @@ fn run_case(gemm: &CublasGemm, case: &Case, in_dtype: DType, out_dtype: DType, s
                     .map(|l| a_ref[at(&p.a, ab, i, l)] * b_ref[at(&p.b, bb, l, j)])
                     .sum();
                 let ci = at(&p.c, cb, i, j);
-                let addend = if case.beta == 0.0 { 0.0 } else { case.beta as f64 * c_ref[ci] };
+                let addend = if case.beta == 0.0 {
+                    0.0
+                } else {
+                    case.beta as f64 * c_ref[ci]
+                };
                 expected.push(case.alpha as f64 * dot + addend);
                 actual.push(got[ci]);
             }
         }
     }
-    let tol = tolerance(if out_dtype == DType::F32 { in_dtype } else { out_dtype });
+    let tol = tolerance(if out_dtype == DType::F32 {
+        in_dtype
+    } else {
+        out_dtype
+    });
     if let Err(msg) = metallic::testing::check_close(&actual, &expected, tol) {
         panic!("{case:?} {in_dtype}->{out_dtype} seed {seed}: {msg}");
     }
@@ -140,7 +179,13 @@ fn base(m: usize, n: usize, k: usize) -> Case {
 
 fn cases() -> Vec<Case> {
     let mut cases = Vec::new();
-    for (m, n, k) in [(1, 1, 1), (7, 13, 19), (64, 48, 96), (1, 151, 64), (33, 1, 70)] {
+    for (m, n, k) in [
+        (1, 1, 1),
+        (7, 13, 19),
+        (64, 48, 96),
+        (1, 151, 64),
+        (33, 1, 70),
+    ] {
         for (a_rm, b_rm) in [(true, true), (true, false), (false, true), (false, false)] {
             cases.push(Case {
                 a_row_major: a_rm,
@@ -149,10 +194,29 @@ fn cases() -> Vec<Case> {
             });
         }
     }
-    cases.push(Case { pad: 3, offset: 5, ..base(9, 10, 11) });
-    cases.push(Case { c_row_major: false, b_row_major: false, pad: 2, ..base(12, 7, 5) });
-    cases.push(Case { alpha: 0.75, beta: -1.25, ..base(17, 9, 23) });
-    cases.push(Case { alpha: -2.0, beta: 0.5, pad: 1, c_row_major: false, ..base(6, 20, 8) });
+    cases.push(Case {
+        pad: 3,
+        offset: 5,
+        ..base(9, 10, 11)
+    });
+    cases.push(Case {
+        c_row_major: false,
+        b_row_major: false,
+        pad: 2,
+        ..base(12, 7, 5)
+    });
+    cases.push(Case {
+        alpha: 0.75,
+        beta: -1.25,
+        ..base(17, 9, 23)
+    });
+    cases.push(Case {
+        alpha: -2.0,
+        beta: 0.5,
+        pad: 1,
+        c_row_major: false,
+        ..base(6, 20, 8)
+    });
     // A batch whose strides nest: one strided-batched call.
     cases.push(Case {
         batch: vec![2, 3],
@@ -198,10 +262,47 @@ fn cublas_batch_plan_collapses_or_loops() {
     let gemm = CublasGemm::new(&device()).unwrap();
     let plan = |case: &Case| {
         let c_bcast = vec![false; case.batch.len()];
-        let (a, _) = operand(DType::F32, case.m, case.k, true, 0, 0, &case.batch, &case.broadcast_a);
-        let (b, _) = operand(DType::F32, case.k, case.n, true, 0, 0, &case.batch, &case.broadcast_b);
-        let (c, _) = operand(DType::F32, case.m, case.n, true, 0, 0, &case.batch, &c_bcast);
-        let p = GemmProblem { m: case.m, n: case.n, k: case.k, batch_shape: case.batch.clone(), a, b, c, alpha: 1.0, beta: 0.0 };
+        let (a, _) = operand(
+            DType::F32,
+            case.m,
+            case.k,
+            true,
+            0,
+            0,
+            &case.batch,
+            &case.broadcast_a,
+        );
+        let (b, _) = operand(
+            DType::F32,
+            case.k,
+            case.n,
+            true,
+            0,
+            0,
+            &case.batch,
+            &case.broadcast_b,
+        );
+        let (c, _) = operand(
+            DType::F32,
+            case.m,
+            case.n,
+            true,
+            0,
+            0,
+            &case.batch,
+            &c_bcast,
+        );
+        let p = GemmProblem {
+            m: case.m,
+            n: case.n,
+            k: case.k,
+            batch_shape: case.batch.clone(),
+            a,
+            b,
+            c,
+            alpha: 1.0,
+            beta: 0.0,
+        };
         let plan = gemm.plan(&p).unwrap();
         (plan.calls, plan.batch_per_call)
     };
@@ -217,14 +318,30 @@ fn cublas_refuses_what_does_not_fit() {
     let gemm = CublasGemm::new(&device).unwrap();
     let mut r = rng(fresh_seed());
     let (a_op, _) = operand(DType::F32, 4, 4, true, 0, 0, &[], &[]);
-    let p = GemmProblem { m: 4, n: 4, k: 4, batch_shape: vec![], a: a_op.clone(), b: a_op.clone(), c: a_op, alpha: 1.0, beta: 0.0 };
+    let p = GemmProblem {
+        m: 4,
+        n: 4,
+        k: 4,
+        batch_shape: vec![],
+        a: a_op.clone(),
+        b: a_op.clone(),
+        c: a_op,
+        alpha: 1.0,
+        beta: 0.0,
+    };
     let small = CudaBuffer::from_slice(&device, &random_vec(&mut r, 15)).unwrap();
     let full = CudaBuffer::from_slice(&device, &random_vec(&mut r, 16)).unwrap();
     let mut out = CudaBuffer::from_slice(&device, &random_vec(&mut r, 16)).unwrap();
-    assert!(matches!(gemm.run(&p, &small, &full, &mut out), Err(Error::Layout { operand: "a", .. })));
+    assert!(matches!(
+        gemm.run(&p, &small, &full, &mut out),
+        Err(Error::Layout { operand: "a", .. })
+    ));
     let mut q = p.clone();
     q.b.dtype = DType::F16;
-    assert!(matches!(gemm.run(&q, &full, &full, &mut out), Err(Error::Unsupported(_))));
+    assert!(matches!(
+        gemm.run(&q, &full, &full, &mut out),
+        Err(Error::Unsupported(_))
+    ));
     let mut q = p.clone();
     q.a.dtype = DType::Q8_0;
     q.b.dtype = DType::Q8_0;
@@ -235,5 +352,8 @@ fn cublas_refuses_what_does_not_fit() {
 fn cuda_bad_ordinal_is_an_error() {
     device();
     let err = metallic::device::cuda::CudaDevice::new(4096).unwrap_err();
-    assert!(matches!(err, Error::Device(ref m) if m.contains("no such device")), "{err}");
+    assert!(
+        matches!(err, Error::Device(ref m) if m.contains("no such device")),
+        "{err}"
+    );
 }

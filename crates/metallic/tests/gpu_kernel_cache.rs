@@ -20,25 +20,67 @@ fn forward_ops(device: &CudaDevice, seed: u64) -> (Vec<u32>, Vec<u8>) {
     let mut r = rng(seed);
     let (dim, heads, kv_heads, head_dim, ff, tokens) = (896, 14, 2, 64, 4864, 4);
     let act = DType::F32;
-    for dtype in [DType::Q8_0, DType::Q5_0, DType::Q4_K, DType::Q6_K, DType::F16, DType::F32] {
-        let src = CudaBuffer::from_bytes(device, &if dtype.is_quantized() {
-            random_blocks(&mut r, dtype, 1024)
-        } else {
-            encode(&random_vec(&mut r, 1024), dtype)
-        })
+    for dtype in [
+        DType::Q8_0,
+        DType::Q5_0,
+        DType::Q4_K,
+        DType::Q6_K,
+        DType::F16,
+        DType::F32,
+    ] {
+        let src = CudaBuffer::from_bytes(
+            device,
+            &if dtype.is_quantized() {
+                random_blocks(&mut r, dtype, 1024)
+            } else {
+                encode(&random_vec(&mut r, 1024), dtype)
+            },
+        )
         .unwrap();
         let mut out = poisoned(device, 1024, DType::F16);
         ops::dequantize(&mut out, DType::F16, &src, dtype, 1024).unwrap();
     }
-    let table = CudaBuffer::from_bytes(device, &random_blocks(&mut r, DType::Q8_0, 100 * dim)).unwrap();
+    let table =
+        CudaBuffer::from_bytes(device, &random_blocks(&mut r, DType::Q8_0, 100 * dim)).unwrap();
     let mut x = poisoned(device, tokens * dim, act);
     ops::embedding(&mut x, act, &table, DType::Q8_0, 100, dim, &[1, 5, 7, 99]).unwrap();
     let (w, _) = upload_random(device, &mut r, dim, DType::F32);
     let mut normed = poisoned(device, tokens * dim, act);
-    ops::rms_norm(&mut normed, &x, act, Rows { rows: tokens, cols: dim, row_stride: dim }, &w, DType::F32, 1e-6).unwrap();
+    ops::rms_norm(
+        &mut normed,
+        &x,
+        act,
+        Rows {
+            rows: tokens,
+            cols: dim,
+            row_stride: dim,
+        },
+        &w,
+        DType::F32,
+        1e-6,
+    )
+    .unwrap();
     let (bias, _) = upload_random(device, &mut r, dim, DType::F32);
-    ops::add_rows(&mut normed, act, Rows { rows: tokens, cols: dim, row_stride: dim }, &bias, DType::F32, 0).unwrap();
-    let rope_shape = RopeShape { tokens, heads, head_dim, token_stride: dim, head_stride: head_dim };
+    ops::add_rows(
+        &mut normed,
+        act,
+        Rows {
+            rows: tokens,
+            cols: dim,
+            row_stride: dim,
+        },
+        &bias,
+        DType::F32,
+        0,
+    )
+    .unwrap();
+    let rope_shape = RopeShape {
+        tokens,
+        heads,
+        head_dim,
+        token_stride: dim,
+        head_stride: head_dim,
+    };
     ops::rope(&mut normed, act, rope_shape, 0, 1e6).unwrap();
     let (k, _) = upload_random(device, &mut r, tokens * kv_heads * head_dim, act);
     let (v, _) = upload_random(device, &mut r, tokens * kv_heads * head_dim, act);
@@ -61,7 +103,19 @@ fn forward_ops(device: &CudaDevice, seed: u64) -> (Vec<u32>, Vec<u8>) {
     let (up, _) = upload_random(device, &mut r, tokens * ff, act);
     let mut hidden = poisoned(device, tokens * ff, act);
     ops::swiglu(&mut hidden, &gate, &up, act, tokens, ff).unwrap();
-    ops::add_rows(&mut x, act, Rows { rows: tokens, cols: dim, row_stride: dim }, &attn, act, dim).unwrap();
+    ops::add_rows(
+        &mut x,
+        act,
+        Rows {
+            rows: tokens,
+            cols: dim,
+            row_stride: dim,
+        },
+        &attn,
+        act,
+        dim,
+    )
+    .unwrap();
     let mut ids = CudaBuffer::from_slice(device, &[0u32; 4]).unwrap();
     ops::argmax(&mut ids, &hidden, act, tokens, ff, ff).unwrap();
     (ids.to_vec().unwrap(), x.to_bytes().unwrap())
@@ -70,7 +124,11 @@ fn forward_ops(device: &CudaDevice, seed: u64) -> (Vec<u32>, Vec<u8>) {
 #[test]
 fn second_start_loads_kernels_from_disk() {
     let ordinal = device().props().ordinal;
-    let dir = std::env::temp_dir().join(format!("metallic-kernels-{}-{}", std::process::id(), fresh_seed()));
+    let dir = std::env::temp_dir().join(format!(
+        "metallic-kernels-{}-{}",
+        std::process::id(),
+        fresh_seed()
+    ));
     let seed = fresh_seed();
 
     let started = Instant::now();
@@ -95,7 +153,10 @@ fn second_start_loads_kernels_from_disk() {
         second_stats.loaded_from_disk,
         second_stats.load_time,
     );
-    assert!(first_stats.compiled > 0 && first_stats.loaded_from_disk == 0, "{first_stats:?}");
+    assert!(
+        first_stats.compiled > 0 && first_stats.loaded_from_disk == 0,
+        "{first_stats:?}"
+    );
     assert_eq!(first_stats.disk_error, None);
     assert_eq!(second_stats.compiled, 0, "{second_stats:?}");
     assert_eq!(second_stats.loaded_from_disk, first_stats.compiled);

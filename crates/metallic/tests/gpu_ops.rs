@@ -12,7 +12,11 @@ use metallic::DType;
 use rand::Rng;
 
 fn contiguous(rows: usize, cols: usize) -> Rows {
-    Rows { rows, cols, row_stride: cols }
+    Rows {
+        rows,
+        cols,
+        row_stride: cols,
+    }
 }
 
 #[test]
@@ -27,7 +31,11 @@ fn rms_norm_matches_reference() {
                 let (w, wr) = upload_random(&device, &mut r, dim, weight_dtype);
                 let mut out = poisoned(&device, rows * dim, act);
                 let eps = 1e-6;
-                let shape = Rows { rows, cols: dim, row_stride: stride };
+                let shape = Rows {
+                    rows,
+                    cols: dim,
+                    row_stride: stride,
+                };
                 ops::rms_norm(&mut out, &x, act, shape, &w, weight_dtype, eps).unwrap();
                 let mut expected = Vec::new();
                 for row in 0..rows {
@@ -36,8 +44,9 @@ fn rms_norm_matches_reference() {
                     let scale = 1.0 / (ms + eps as f64).sqrt();
                     expected.extend(v.iter().zip(&wr).map(|(x, w)| x * scale * w));
                 }
-                check_close(&download(&out, act), &expected, tolerance(act))
-                    .unwrap_or_else(|m| panic!("{act} w {weight_dtype} {rows}x{dim} seed {seed}: {m}"));
+                check_close(&download(&out, act), &expected, tolerance(act)).unwrap_or_else(|m| {
+                    panic!("{act} w {weight_dtype} {rows}x{dim} seed {seed}: {m}")
+                });
             }
         }
     }
@@ -49,7 +58,8 @@ fn rope_ref(x: &mut [f64], shape: RopeShape, first_position: usize, base: f64) {
         for h in 0..shape.heads {
             let o = t * shape.token_stride + h * shape.head_stride;
             for i in 0..half {
-                let angle = (first_position + t) as f64 * base.powf(-2.0 * i as f64 / shape.head_dim as f64);
+                let angle = (first_position + t) as f64
+                    * base.powf(-2.0 * i as f64 / shape.head_dim as f64);
                 let (s, c) = angle.sin_cos();
                 let (x0, x1) = (x[o + i], x[o + i + half]);
                 x[o + i] = x0 * c - x1 * s;
@@ -67,11 +77,25 @@ fn rope_matches_reference() {
     for act in FLOATS {
         // Packed Qwen heads, and padded heads inside padded tokens.
         for shape in [
-            RopeShape { tokens: 7, heads: 14, head_dim: 64, token_stride: 14 * 64, head_stride: 64 },
-            RopeShape { tokens: 3, heads: 2, head_dim: 128, token_stride: 300, head_stride: 140 },
+            RopeShape {
+                tokens: 7,
+                heads: 14,
+                head_dim: 64,
+                token_stride: 14 * 64,
+                head_stride: 64,
+            },
+            RopeShape {
+                tokens: 3,
+                heads: 2,
+                head_dim: 128,
+                token_stride: 300,
+                head_stride: 140,
+            },
         ] {
             let first = r.random_range(0..5000);
-            let len = (shape.tokens - 1) * shape.token_stride + (shape.heads - 1) * shape.head_stride + shape.head_dim;
+            let len = (shape.tokens - 1) * shape.token_stride
+                + (shape.heads - 1) * shape.head_stride
+                + shape.head_dim;
             let (mut x, mut expected) = upload_random(&device, &mut r, len, act);
             ops::rope(&mut x, act, shape, first, 1_000_000.0).unwrap();
             rope_ref(&mut expected, shape, first, 1_000_000.0);
@@ -170,7 +194,11 @@ fn swiglu_and_add_rows_match_reference() {
         let (up, ur) = upload_random(&device, &mut r, rows * cols, act);
         let mut out = poisoned(&device, rows * cols, act);
         ops::swiglu(&mut out, &gate, &up, act, rows, cols).unwrap();
-        let expected: Vec<f64> = gr.iter().zip(&ur).map(|(g, u)| g / (1.0 + (-g).exp()) * u).collect();
+        let expected: Vec<f64> = gr
+            .iter()
+            .zip(&ur)
+            .map(|(g, u)| g / (1.0 + (-g).exp()) * u)
+            .collect();
         check_close(&download(&out, act), &expected, tolerance(act))
             .unwrap_or_else(|m| panic!("swiglu {act} seed {seed}: {m}"));
 
@@ -179,9 +207,25 @@ fn swiglu_and_add_rows_match_reference() {
         for (y_dtype, y_stride) in [(act, 33), (DType::F32, 0)] {
             let (rows, cols, x_stride) = (4, 30, 31);
             let (mut x, xr) = upload_random(&device, &mut r, (rows - 1) * x_stride + cols, act);
-            let y_len = if y_stride == 0 { cols } else { (rows - 1) * y_stride + cols };
+            let y_len = if y_stride == 0 {
+                cols
+            } else {
+                (rows - 1) * y_stride + cols
+            };
             let (y, yr) = upload_random(&device, &mut r, y_len, y_dtype);
-            ops::add_rows(&mut x, act, Rows { rows, cols, row_stride: x_stride }, &y, y_dtype, y_stride).unwrap();
+            ops::add_rows(
+                &mut x,
+                act,
+                Rows {
+                    rows,
+                    cols,
+                    row_stride: x_stride,
+                },
+                &y,
+                y_dtype,
+                y_stride,
+            )
+            .unwrap();
             let mut expected = xr.clone();
             for row in 0..rows {
                 for c in 0..cols {
@@ -275,19 +319,34 @@ fn embedding_matches_reference() {
     for table_dtype in TABLE_TYPES {
         let (bytes, values) = random_table(&mut r, table_dtype, vocab * dim);
         let table = CudaBuffer::from_bytes(&device, &bytes).unwrap();
-        let ids: Vec<u32> = (0..9).map(|_| r.random_range(0..vocab as u32)).chain([0, vocab as u32 - 1, 3, 3]).collect();
+        let ids: Vec<u32> = (0..9)
+            .map(|_| r.random_range(0..vocab as u32))
+            .chain([0, vocab as u32 - 1, 3, 3])
+            .collect();
         for act in FLOATS {
             let mut out = poisoned(&device, ids.len() * dim, act);
             ops::embedding(&mut out, act, &table, table_dtype, vocab, dim, &ids).unwrap();
             let expected: Vec<f64> = ids
                 .iter()
-                .flat_map(|&id| values[id as usize * dim..(id as usize + 1) * dim].iter().copied())
+                .flat_map(|&id| {
+                    values[id as usize * dim..(id as usize + 1) * dim]
+                        .iter()
+                        .copied()
+                })
                 .collect();
             check_close(&download(&out, act), &expected, tolerance(act))
                 .unwrap_or_else(|m| panic!("{table_dtype} -> {act} seed {seed}: {m}"));
         }
         let mut out = poisoned(&device, dim, DType::F32);
-        let bad = ops::embedding(&mut out, DType::F32, &table, table_dtype, vocab, dim, &[vocab as u32]);
+        let bad = ops::embedding(
+            &mut out,
+            DType::F32,
+            &table,
+            table_dtype,
+            vocab,
+            dim,
+            &[vocab as u32],
+        );
         assert!(bad.is_err(), "an id past the vocabulary must be refused");
     }
 }
@@ -299,9 +358,33 @@ fn ops_refuse_buffers_too_small() {
     let x = CudaBuffer::from_slice(&device, &random_vec(&mut r, 99)).unwrap();
     let w = CudaBuffer::from_slice(&device, &random_vec(&mut r, 10)).unwrap();
     let mut out = poisoned(&device, 100, DType::F32);
-    assert!(ops::rms_norm(&mut out, &x, DType::F32, contiguous(10, 10), &w, DType::F32, 1e-6).is_err());
+    assert!(ops::rms_norm(
+        &mut out,
+        &x,
+        DType::F32,
+        contiguous(10, 10),
+        &w,
+        DType::F32,
+        1e-6
+    )
+    .is_err());
     let mut y = CudaBuffer::from_slice(&device, &random_vec(&mut r, 100)).unwrap();
-    let shape = RopeShape { tokens: 2, heads: 2, head_dim: 26, token_stride: 52, head_stride: 26 };
+    let shape = RopeShape {
+        tokens: 2,
+        heads: 2,
+        head_dim: 26,
+        token_stride: 52,
+        head_stride: 26,
+    };
     assert!(ops::rope(&mut y, DType::F32, shape, 0, 10_000.0).is_err());
-    assert!(ops::rms_norm(&mut out, &x, DType::Q8_0, contiguous(1, 10), &w, DType::F32, 1e-6).is_err());
+    assert!(ops::rms_norm(
+        &mut out,
+        &x,
+        DType::Q8_0,
+        contiguous(1, 10),
+        &w,
+        DType::F32,
+        1e-6
+    )
+    .is_err());
 }

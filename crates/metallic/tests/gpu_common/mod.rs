@@ -54,7 +54,10 @@ pub fn encode(values: &[f32], dtype: DType) -> Vec<u8> {
 
 pub fn decode(bytes: &[u8], dtype: DType) -> Vec<f32> {
     match dtype {
-        DType::F32 => bytes.chunks_exact(4).map(bytemuck::pod_read_unaligned).collect(),
+        DType::F32 => bytes
+            .chunks_exact(4)
+            .map(bytemuck::pod_read_unaligned)
+            .collect(),
         DType::F16 => bytes
             .chunks_exact(2)
             .map(|b| f16::from_le_bytes([b[0], b[1]]).to_f32())
@@ -97,8 +100,11 @@ pub fn download(buffer: &CudaBuffer, dtype: DType) -> Vec<f32> {
 /// Random GGUF blocks of a quantized `dtype` for `n` values: random bytes with
 /// the scale fields set to finite f16 values of a realistic size.
 pub fn random_blocks(rng: &mut impl Rng, dtype: DType, n: usize) -> Vec<u8> {
-    let mut bytes: Vec<u8> = (0..dtype.bytes_for(n).unwrap()).map(|_| rng.random()).collect();
-    let scale = |rng: &mut dyn rand::RngCore| f16::from_f32(rng.random_range(0.001f32..0.05)).to_le_bytes();
+    let mut bytes: Vec<u8> = (0..dtype.bytes_for(n).unwrap())
+        .map(|_| rng.random())
+        .collect();
+    let scale =
+        |rng: &mut dyn rand::RngCore| f16::from_f32(rng.random_range(0.001f32..0.05)).to_le_bytes();
     for block in bytes.chunks_exact_mut(dtype.block_bytes()) {
         match dtype {
             DType::Q8_0 | DType::Q5_0 => block[0..2].copy_from_slice(&scale(rng)),
@@ -153,8 +159,16 @@ pub fn dequantize_ref(bytes: &[u8], dtype: DType) -> Vec<f64> {
                 for chunk in 0..4 {
                     let (s1, m1) = scale_min(2 * chunk);
                     let (s2, m2) = scale_min(2 * chunk + 1);
-                    out.extend(q[..32].iter().map(|&b| d * s1 * (b & 0xf) as f64 - dmin * m1));
-                    out.extend(q[..32].iter().map(|&b| d * s2 * (b >> 4) as f64 - dmin * m2));
+                    out.extend(
+                        q[..32]
+                            .iter()
+                            .map(|&b| d * s1 * (b & 0xf) as f64 - dmin * m1),
+                    );
+                    out.extend(
+                        q[..32]
+                            .iter()
+                            .map(|&b| d * s2 * (b >> 4) as f64 - dmin * m2),
+                    );
                     q = &q[32..];
                 }
             }

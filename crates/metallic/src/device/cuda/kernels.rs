@@ -147,7 +147,10 @@ impl KernelCache {
         };
         let function = module.load_function(key.entry).map_err(|e| {
             driver_error(
-                &format!("finding `{}` in kernel source `{}`", key.entry, key.source.name),
+                &format!(
+                    "finding `{}` in kernel source `{}`",
+                    key.entry, key.source.name
+                ),
                 e,
             )
         })?;
@@ -175,7 +178,10 @@ impl KernelCache {
         let source = format!("{COMMON}\n{}", key.source.text);
         let options = self.options(key);
         let (nvrtc_major, nvrtc_minor) = nvrtc_version()?;
-        let versions = format!("driver {} nvrtc {nvrtc_major}.{nvrtc_minor}", self.driver_version);
+        let versions = format!(
+            "driver {} nvrtc {nvrtc_major}.{nvrtc_minor}",
+            self.driver_version
+        );
         let joined = options.join(" ");
         let digest = digest(&[
             source.as_bytes(),

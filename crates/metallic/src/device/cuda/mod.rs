@@ -157,9 +157,18 @@ fn read_props(context: &Arc<CudaContext>) -> Result<DeviceProps> {
             .attribute(a)
             .map_err(|e| driver_error(&format!("reading {what}"), e))
     };
-    let major = attr(A::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, "compute capability")?;
-    let minor = attr(A::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, "compute capability")?;
-    let sm_count = attr(A::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, "multiprocessor count")?;
+    let major = attr(
+        A::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR,
+        "compute capability",
+    )?;
+    let minor = attr(
+        A::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR,
+        "compute capability",
+    )?;
+    let sm_count = attr(
+        A::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT,
+        "multiprocessor count",
+    )?;
     let mut driver_version = 0;
     // SAFETY: cuDriverGetVersion writes one int through a valid pointer.
     unsafe { sys::cuDriverGetVersion(&mut driver_version) }

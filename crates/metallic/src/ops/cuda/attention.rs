@@ -89,12 +89,33 @@ pub fn attention(
     let out_span = span(s.heads, s.out_head_stride, "out")?;
     let kv_span = span(s.kv_heads, s.kv_head_stride, "cache")?;
     check_rows(q, act, s.tokens, q_span, s.q_token_stride, "attention q")?;
-    check_rows(out, act, s.tokens, out_span, s.out_token_stride, "attention out")?;
+    check_rows(
+        out,
+        act,
+        s.tokens,
+        out_span,
+        s.out_token_stride,
+        "attention out",
+    )?;
     if s.tokens > 1 && s.out_token_stride < out_span {
         return Err(Error::InvalidArgument("attention out rows overlap".into()));
     }
-    check_rows(k_cache, kv_dtype, positions, kv_span, s.kv_pos_stride, "attention k cache")?;
-    check_rows(v_cache, kv_dtype, positions, kv_span, s.kv_pos_stride, "attention v cache")?;
+    check_rows(
+        k_cache,
+        kv_dtype,
+        positions,
+        kv_span,
+        s.kv_pos_stride,
+        "attention k cache",
+    )?;
+    check_rows(
+        v_cache,
+        kv_dtype,
+        positions,
+        kv_span,
+        s.kv_pos_stride,
+        "attention v cache",
+    )?;
     u32_of(positions, "positions")?;
 
     let device = out.device().clone();

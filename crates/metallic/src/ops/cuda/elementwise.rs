@@ -30,8 +30,22 @@ pub fn add_rows(
 ) -> Result<()> {
     check_float(act, "add_rows x")?;
     check_float(y_dtype, "add_rows y")?;
-    check_rows(x, act, shape.rows, shape.cols, shape.row_stride, "add_rows x")?;
-    check_rows(y, y_dtype, shape.rows, shape.cols, y_row_stride, "add_rows y")?;
+    check_rows(
+        x,
+        act,
+        shape.rows,
+        shape.cols,
+        shape.row_stride,
+        "add_rows x",
+    )?;
+    check_rows(
+        y,
+        y_dtype,
+        shape.rows,
+        shape.cols,
+        y_row_stride,
+        "add_rows y",
+    )?;
     if shape.rows * shape.cols == 0 {
         return Ok(());
     }

@@ -66,9 +66,13 @@ pub fn embedding(
 /// The table and weight types the device decoders read.
 pub(super) fn check_table_dtype(dtype: DType) -> Result<()> {
     match dtype {
-        DType::F32 | DType::F16 | DType::BF16 | DType::Q8_0 | DType::Q5_0 | DType::Q4_K | DType::Q6_K => {
-            Ok(())
-        }
+        DType::F32
+        | DType::F16
+        | DType::BF16
+        | DType::Q8_0
+        | DType::Q5_0
+        | DType::Q4_K
+        | DType::Q6_K => Ok(()),
         other => Err(Error::Unsupported(format!(
             "decoding {other} on CUDA (F32, F16, BF16, Q8_0, Q5_0, Q4_K, Q6_K)"
         ))),

@@ -27,7 +27,14 @@ pub fn rms_norm(
     if !(eps >= 0.0 && eps.is_finite()) {
         return Err(Error::InvalidArgument(format!("rms_norm eps = {eps}")));
     }
-    check_rows(x, act, shape.rows, shape.cols, shape.row_stride, "rms_norm x")?;
+    check_rows(
+        x,
+        act,
+        shape.rows,
+        shape.cols,
+        shape.row_stride,
+        "rms_norm x",
+    )?;
     check_rows(out, act, shape.rows, shape.cols, shape.cols, "rms_norm out")?;
     check_rows(weight, weight_dtype, 1, shape.cols, 0, "rms_norm weight")?;
     if shape.rows * shape.cols == 0 {

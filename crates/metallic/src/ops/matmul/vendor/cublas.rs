@@ -223,9 +223,9 @@ fn map(p: &GemmProblem) -> Result<Mapping> {
     // one = stride of the next × its size) for all three operands collapses
     // into one strided batch.
     let nests = |outer: usize, inner: usize| {
-        [&p.a, &p.b, &p.c].iter().all(|o| {
-            o.batch_strides[outer] == o.batch_strides[inner] * p.batch_shape[inner]
-        })
+        [&p.a, &p.b, &p.c]
+            .iter()
+            .all(|o| o.batch_strides[outer] == o.batch_strides[inner] * p.batch_shape[inner])
     };
     let mut split = dims.len().saturating_sub(1);
     while split > 0 && nests(dims[split - 1], dims[split]) {
@@ -353,7 +353,12 @@ mod tests {
         }
     }
 
-    fn problem(batch_shape: Vec<usize>, a: Vec<usize>, b: Vec<usize>, c: Vec<usize>) -> GemmProblem {
+    fn problem(
+        batch_shape: Vec<usize>,
+        a: Vec<usize>,
+        b: Vec<usize>,
+        c: Vec<usize>,
+    ) -> GemmProblem {
         GemmProblem {
             m: 2,
             n: 3,
