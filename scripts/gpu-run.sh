@@ -37,9 +37,12 @@ run() {
 
 # Plain runs: every test executable. The kernel cache test prints start-up
 # times; a cold cache first shows the compile cost of the other binaries.
-for exe in "$here"/bin/*; do
-  name=$(basename "$exe")
-  run "$name" "$exe" --test-threads=1 --nocapture
+# ROUNDS repeats them (fresh random inputs each time) to shake out races.
+for round in $(seq "${ROUNDS:-1}"); do
+  for exe in "$here"/bin/*; do
+    name=$(basename "$exe")
+    run "$name-$round" "$exe" --test-threads=1 --nocapture
+  done
 done
 grep -h -A3 "^device cuda" "$logs"/*.log || true
 
@@ -51,6 +54,10 @@ if command -v compute-sanitizer >/dev/null; then
       "$exe" --test-threads=1
     grep -h "ERROR SUMMARY" "$logs/memcheck-$name.log" || true
   done
+  # Shared-memory races (attention, reductions).
+  run "racecheck-test-gpu_ops" compute-sanitizer --tool racecheck --error-exitcode 99 \
+    "$here/bin/test-gpu_ops" --test-threads=1
+  grep -h "ERROR SUMMARY\|RACECHECK SUMMARY" "$logs/racecheck-test-gpu_ops.log" || true
 else
   summary+=("compute-sanitizer: NOT FOUND")
 fi

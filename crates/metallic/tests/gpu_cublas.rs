@@ -69,7 +69,7 @@ struct Case {
 }
 
 fn run_case(gemm: &CublasGemm, case: &Case, in_dtype: DType, out_dtype: DType, seed: u64) {
-    let device = device();
+    let device = gemm.device();
     let mut rng = rng(seed);
     let c_bcast = vec![false; case.batch.len()];
     let (a_op, a_len) = operand(
@@ -113,14 +113,14 @@ fn run_case(gemm: &CublasGemm, case: &Case, in_dtype: DType, out_dtype: DType, s
         alpha: case.alpha,
         beta: case.beta,
     };
-    let (a, a_ref) = upload_random(&device, &mut rng, a_len, in_dtype);
-    let (b, b_ref) = upload_random(&device, &mut rng, b_len, in_dtype);
+    let (a, a_ref) = upload_random(device, &mut rng, a_len, in_dtype);
+    let (b, b_ref) = upload_random(device, &mut rng, b_len, in_dtype);
     // With beta = 0 the output starts poisoned (cuBLAS must not read it);
     // otherwise it holds random addends.
     let (mut c, c_ref) = if case.beta == 0.0 {
-        (poisoned(&device, c_len, out_dtype), vec![f64::NAN; c_len])
+        (poisoned(device, c_len, out_dtype), vec![f64::NAN; c_len])
     } else {
-        upload_random(&device, &mut rng, c_len, out_dtype)
+        upload_random(device, &mut rng, c_len, out_dtype)
     };
     gemm.run(&p, &a, &b, &mut c).unwrap();
     let got = download(&c, out_dtype);
@@ -341,6 +341,11 @@ fn cublas_refuses_what_does_not_fit() {
     assert!(matches!(
         gemm.run(&q, &full, &full, &mut out),
         Err(Error::Unsupported(_))
+    ));
+    let foreign = CudaBuffer::from_slice(&gpu_common::device(), &random_vec(&mut r, 16)).unwrap();
+    assert!(matches!(
+        gemm.run(&p, &foreign, &full, &mut out),
+        Err(Error::InvalidArgument(_))
     ));
     let mut q = p.clone();
     q.a.dtype = DType::Q8_0;

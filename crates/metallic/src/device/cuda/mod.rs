@@ -109,6 +109,22 @@ impl CudaDevice {
         })
     }
 
+    /// Whether `other` is this device (the same context and stream), not
+    /// merely the same card: work on two streams would race.
+    pub fn same_as(&self, other: &CudaDevice) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    /// Fails unless every buffer belongs to this device.
+    pub(crate) fn check_buffers(&self, buffers: &[&CudaBuffer], what: &str) -> Result<()> {
+        match buffers.iter().find(|b| !self.same_as(b.device())) {
+            None => Ok(()),
+            Some(b) => Err(Error::InvalidArgument(format!(
+                "{what}: {b:?} belongs to another CudaDevice (another stream) than {self:?}"
+            ))),
+        }
+    }
+
     pub fn props(&self) -> &DeviceProps {
         &self.inner.props
     }

@@ -36,6 +36,7 @@ pub fn argmax(
         return Ok(());
     }
     let device = out.device().clone();
+    device.check_buffers(&[logits], "argmax")?;
     let args = [
         Arg::Ptr(out.device_ptr()),
         Arg::Ptr(logits.device_ptr()),

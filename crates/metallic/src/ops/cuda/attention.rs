@@ -119,6 +119,7 @@ pub fn attention(
     u32_of(positions, "positions")?;
 
     let device = out.device().clone();
+    device.check_buffers(&[q, k_cache, v_cache], "attention")?;
     let key = KernelKey {
         source: &SOURCE,
         entry: "attention",

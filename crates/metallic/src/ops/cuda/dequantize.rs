@@ -33,6 +33,7 @@ pub fn dequantize(
         return Ok(());
     }
     let device = out.device().clone();
+    device.check_buffers(&[src], "dequantize")?;
     let args = [
         Arg::Ptr(out.device_ptr()),
         Arg::Ptr(src.device_ptr()),

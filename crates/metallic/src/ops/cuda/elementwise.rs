@@ -50,6 +50,7 @@ pub fn add_rows(
         return Ok(());
     }
     let device = x.device().clone();
+    device.check_buffers(&[y], "add_rows")?;
     let args = [
         Arg::Ptr(x.device_ptr()),
         Arg::Ptr(y.device_ptr()),
@@ -89,6 +90,7 @@ pub fn swiglu(
         return Ok(());
     }
     let device = out.device().clone();
+    device.check_buffers(&[gate, up], "swiglu")?;
     let stride = u32_of(cols, "cols")?;
     let args = [
         Arg::Ptr(out.device_ptr()),

@@ -40,6 +40,7 @@ pub fn embedding(
         return Ok(());
     }
     let device = out.device().clone();
+    device.check_buffers(&[table], "embedding")?;
     let ids_buffer = CudaBuffer::from_slice(&device, ids)?;
     let args = [
         Arg::Ptr(out.device_ptr()),

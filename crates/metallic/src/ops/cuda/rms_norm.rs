@@ -41,6 +41,7 @@ pub fn rms_norm(
         return Ok(());
     }
     let device = out.device().clone();
+    device.check_buffers(&[x, weight], "rms_norm")?;
     let args = [
         Arg::Ptr(out.device_ptr()),
         Arg::Ptr(x.device_ptr()),

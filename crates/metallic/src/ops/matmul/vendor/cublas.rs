@@ -79,6 +79,10 @@ impl CublasGemm {
         })
     }
 
+    pub fn device(&self) -> &CudaDevice {
+        &self.device
+    }
+
     /// How `p` would run, without running it.
     pub fn plan(&self, p: &GemmProblem) -> Result<GemmPlan> {
         let mapping = map(p)?;
@@ -98,6 +102,7 @@ impl CublasGemm {
         b: &CudaBuffer,
         c: &mut CudaBuffer,
     ) -> Result<()> {
+        self.device.check_buffers(&[a, b, &*c], "cuBLAS GEMM")?;
         let (in_type, out_type) = data_types(p)?;
         let mapping = map(p)?;
         check_bounds(p, &p.a, "a", p.m, p.k, a)?;
@@ -105,14 +110,6 @@ impl CublasGemm {
         check_bounds(p, &p.c, "c", p.m, p.n, c)?;
         if p.m == 0 || p.n == 0 || p.batch_count() == 0 {
             return Ok(());
-        }
-        for buffer in [a, b, &*c] {
-            if buffer.device().props().ordinal != self.device.props().ordinal {
-                return Err(Error::InvalidArgument(format!(
-                    "{buffer:?} is not on {:?}",
-                    self.device
-                )));
-            }
         }
         let in_size = p.a.dtype.block_bytes();
         let out_size = p.c.dtype.block_bytes();
