@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The GPU round, part two (on the GPU machine): runs every test executable
 # that scripts/gpu-round.sh packed beside this script, plainly, then the GPU
-# ones under compute-sanitizer memcheck. Logs go to $OUT (or /tmp/gpu-round).
+# ones under compute-sanitizer memcheck. Logs go to /tmp/gpu-round-logs and,
+# archived, to $OUT when set.
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-logs=${OUT:-/tmp/gpu-round}
+logs=/tmp/gpu-round-logs
+rm -rf "$logs"
 mkdir -p "$logs"
 
 # The CUDA libraries the tests load at run time (driver, NVRTC, cuBLAS).
@@ -44,7 +46,7 @@ for round in $(seq "${ROUNDS:-1}"); do
     run "$name-$round" "$exe" --test-threads=1 --nocapture
   done
 done
-grep -h -A3 "^device cuda" "$logs"/*.log || true
+grep -h -A2 "device cuda" "$logs"/*.log || true
 
 # Memcheck over the GPU tests.
 if command -v compute-sanitizer >/dev/null; then
@@ -62,4 +64,6 @@ else
   summary+=("compute-sanitizer: NOT FOUND")
 fi
 
+# The device tool returns at most 8 files: one archive of all logs.
+if [[ -n ${OUT:-} ]]; then tar -czf "$OUT/gpu-round-logs.tar.gz" -C "$logs" .; fi
 printf '%s\n' "${summary[@]}"
