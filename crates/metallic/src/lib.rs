@@ -2,6 +2,7 @@
 //! `Context` that routes each one to the project's own MLX-style kernels or
 //! to a vendor library. See docs/ARCHITECTURE.md for the layers.
 
+pub mod context;
 pub mod device;
 pub mod dtype;
 pub mod error;
@@ -10,7 +11,14 @@ pub mod gguf;
 pub mod instrument;
 pub mod models;
 pub mod ops;
+pub mod quant;
+pub mod resource_cache;
+pub mod tensor;
 pub mod testing;
 
+pub use context::Context;
+pub use device::{Buffer, Device};
 pub use dtype::DType;
 pub use error::{Error, Result};
+pub use resource_cache::ResourceCache;
+pub use tensor::Tensor;
