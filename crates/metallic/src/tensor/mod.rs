@@ -9,6 +9,7 @@
 
 mod host;
 pub mod layout;
+mod transfer;
 mod view;
 
 use crate::device::{Buffer, Device};

@@ -44,6 +44,16 @@ impl CudaBuffer {
         })
     }
 
+    /// `len` zero bytes.
+    pub fn zeroed(device: &CudaDevice, len: usize) -> Result<Self> {
+        let mut buffer = Self::alloc(device, len)?;
+        let stream = device.stream().clone();
+        stream
+            .memset_zeros(&mut buffer.slice)
+            .map_err(|e| driver_error("zeroing device memory", e))?;
+        Ok(buffer)
+    }
+
     /// A device copy of `bytes`.
     pub fn from_bytes(device: &CudaDevice, bytes: &[u8]) -> Result<Self> {
         let mut buffer = Self::alloc(device, bytes.len())?;

@@ -10,6 +10,7 @@ mod compile;
 mod disk_cache;
 mod kernels;
 mod library;
+mod storage;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,6 +23,7 @@ pub use buffer::CudaBuffer;
 pub(crate) use kernels::{launch, u32_of, Arg};
 pub use kernels::{KernelKey, KernelSource, KernelStats};
 pub(crate) use library::{with_library, Library};
+pub use storage::{CudaRead, CudaStorage, CudaWrite};
 
 /// What the kernels and backends need to know about the card.
 #[derive(Clone, Debug)]
@@ -57,6 +59,21 @@ struct Inner {
     stream: Arc<CudaStream>,
     props: DeviceProps,
     kernels: kernels::KernelCache,
+}
+
+/// Two handles are equal when they are the same device (context and stream).
+impl PartialEq for CudaDevice {
+    fn eq(&self, other: &Self) -> bool {
+        self.same_as(other)
+    }
+}
+
+impl Eq for CudaDevice {}
+
+impl std::hash::Hash for CudaDevice {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        Arc::as_ptr(&self.inner).hash(state);
+    }
 }
 
 impl std::fmt::Debug for CudaDevice {
@@ -148,6 +165,27 @@ impl CudaDevice {
             .context
             .check_err()
             .map_err(|e| driver_error("a deferred device call", e))
+    }
+
+    /// Runs `work` (which queues device work) between two events on the
+    /// stream and returns its result with the device time between them;
+    /// waits for the work to finish.
+    pub fn time<R>(&self, work: impl FnOnce() -> Result<R>) -> Result<(R, std::time::Duration)> {
+        let stream = &self.inner.stream;
+        let event = |what: &str| {
+            stream
+                .record_event(Some(sys::CUevent_flags::CU_EVENT_DEFAULT))
+                .map_err(|e| driver_error(&format!("recording the {what} event"), e))
+        };
+        let start = event("start")?;
+        let result = work()?;
+        let end = event("end")?;
+        end.synchronize()
+            .map_err(|e| driver_error("waiting for the end event", e))?;
+        let ms = start
+            .elapsed_ms(&end)
+            .map_err(|e| driver_error("reading event times", e))?;
+        Ok((result, std::time::Duration::from_secs_f64(ms as f64 / 1e3)))
     }
 
     /// What the kernel cache has done so far (compiles, disk hits, time).
