@@ -1,0 +1,225 @@
+//! The `mlx` backend on the CPU: the project's own GEMM kernels after MLX's
+//! "steel" design. A problem is validated, turned into a row-major-output
+//! form, and described by a small key (`MlxKernelKey`: dtype, tile,
+//! transposes, batched, alignment, epilogue flags, instruction set); the key
+//! selects a driver monomorphized over those flags, resolved once and kept
+//! in the kernel cache.
+
+mod args;
+mod element;
+mod epilogue;
+mod gemm;
+mod gemv;
+mod instance;
+mod key;
+mod microkernel;
+mod pack;
+mod parallel;
+mod quantized;
+#[cfg(test)]
+mod tests;
+mod validate;
+
+pub use key::{KernelKind, MlxKernelKey, Tile};
+pub use microkernel::Isa;
+
+use crate::error::{Error, Result};
+use crate::ops::matmul::{GemmProblem, MatrixOperand};
+use args::{KernelArgs, KernelFn, OutBuffer};
+use microkernel::MicroKernels;
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::{PoisonError, RwLock};
+
+/// Largest tile side and depth accepted, bounding per-thread scratch.
+const MAX_TILE: usize = 1024;
+/// GEMV: output columns per task and k per step (dot products of
+/// contiguous columns need few columns to fill a task; row updates keep a
+/// wider output segment in L1).
+const GEMV_COLUMNS_DOT: usize = 64;
+const GEMV_COLUMNS_ROWS: usize = 256;
+const GEMV_DEPTH: usize = 256;
+
+/// The mlx CPU backend: an instruction set, a tile rule and the cache of
+/// kernel instances. Shareable across threads.
+pub struct MlxCpu {
+    isa: Isa,
+    micro: &'static MicroKernels,
+    gemm_tile: Option<Tile>,
+    cache: RwLock<HashMap<MlxKernelKey, KernelFn>>,
+}
+
+impl Default for MlxCpu {
+    fn default() -> Self {
+        MlxCpu::new()
+    }
+}
+
+impl MlxCpu {
+    /// The widest instruction set this CPU has, tiles chosen per problem.
+    pub fn new() -> MlxCpu {
+        let isa = Isa::best();
+        let micro = isa.kernels().unwrap_or(microkernel::PORTABLE);
+        MlxCpu::build(isa, micro)
+    }
+
+    /// Forces one instruction set (tests, benchmarks); an error when this
+    /// CPU lacks it.
+    pub fn with_isa(isa: Isa) -> Result<MlxCpu> {
+        let micro = isa
+            .kernels()
+            .ok_or_else(|| Error::Unsupported(format!("this CPU lacks {}", isa.name())))?;
+        Ok(MlxCpu::build(isa, micro))
+    }
+
+    /// Uses `tile` for every blocked (m > 1) product instead of the
+    /// per-problem rule. BM and BN must be multiples of the microkernel's
+    /// MR and NR, and each side at most 1024.
+    pub fn with_gemm_tile(mut self, tile: Tile) -> Result<MlxCpu> {
+        let (mr, nr) = (self.micro.mr, self.micro.nr);
+        let fits = |side: usize, step: usize| side > 0 && side % step == 0 && side <= MAX_TILE;
+        if !(fits(tile.bm, mr) && fits(tile.bn, nr) && fits(tile.bk, 1)) {
+            return Err(Error::InvalidArgument(format!(
+                "tile {tile:?}: with {} BM must be a multiple of {mr}, BN of {nr}, all sides in 1..={MAX_TILE}",
+                self.isa.name()
+            )));
+        }
+        self.gemm_tile = Some(tile);
+        Ok(self)
+    }
+
+    fn build(isa: Isa, micro: &'static MicroKernels) -> MlxCpu {
+        MlxCpu {
+            isa,
+            micro,
+            gemm_tile: None,
+            cache: RwLock::new(HashMap::new()),
+        }
+    }
+
+    pub fn isa(&self) -> Isa {
+        self.isa
+    }
+
+    /// Runs `p` on host buffers: `a`, `b`, `c` are the whole byte contents
+    /// of each operand's buffer (element offsets and strides are in `p`).
+    /// With beta = 0, C is only written (it may hold NaN). A quantized B
+    /// goes to the quantized kernels.
+    pub fn run(&self, p: &GemmProblem, a: &[u8], b: &[u8], c: &mut [u8]) -> Result<()> {
+        if p.b.dtype.is_quantized() {
+            return quantized::run(p, a, b, c);
+        }
+        validate::check(p, a, b, c)?;
+        if p.m == 0 || p.n == 0 || p.batch_count() == 0 {
+            return Ok(());
+        }
+        let (p, a, b) = if p.c.row_major {
+            (Cow::Borrowed(p), a, b)
+        } else {
+            (Cow::Owned(transposed(p)), b, a)
+        };
+        let key = self.plan(&p);
+        let kernel = self.kernel(&key)?;
+        kernel(&KernelArgs {
+            problem: &p,
+            a,
+            b,
+            c: OutBuffer::new(c),
+            tile: key.tile,
+            micro: self.micro,
+        });
+        Ok(())
+    }
+
+    /// The keys of every instance built so far, sorted.
+    pub fn cached_kernels(&self) -> Vec<MlxKernelKey> {
+        let cache = self.cache.read().unwrap_or_else(PoisonError::into_inner);
+        let mut keys: Vec<_> = cache.keys().copied().collect();
+        keys.sort();
+        keys
+    }
+
+    /// The key of a validated problem with row-major C.
+    fn plan(&self, p: &GemmProblem) -> MlxKernelKey {
+        let (transpose_a, transpose_b) = (!p.a.row_major, !p.b.row_major);
+        let (kind, tile) = if p.m == 1 {
+            let bn = if transpose_b {
+                GEMV_COLUMNS_DOT
+            } else {
+                GEMV_COLUMNS_ROWS
+            };
+            let tile = Tile {
+                bm: 1,
+                bn,
+                bk: GEMV_DEPTH,
+            };
+            (KernelKind::Gemv, tile)
+        } else {
+            (
+                KernelKind::Gemm,
+                self.gemm_tile.unwrap_or_else(|| self.default_tile()),
+            )
+        };
+        MlxKernelKey {
+            kind,
+            dtype: p.c.dtype,
+            isa: self.isa,
+            tile,
+            transpose_a,
+            transpose_b,
+            batched: p.batch_count() > 1,
+            align_m: p.m % tile.bm == 0,
+            align_n: p.n % tile.bn == 0,
+            align_k: p.k % tile.bk == 0,
+            use_out_source: p.beta != 0.0,
+            do_axpby: p.alpha != 1.0 || (p.beta != 0.0 && p.beta != 1.0),
+        }
+    }
+
+    /// Tile of the blocked driver: 8 register tiles tall, 4 wide, 256 deep.
+    fn default_tile(&self) -> Tile {
+        Tile {
+            bm: 8 * self.micro.mr,
+            bn: 4 * self.micro.nr,
+            bk: 256,
+        }
+    }
+
+    /// The instance for `key`, built on first use.
+    fn kernel(&self, key: &MlxKernelKey) -> Result<KernelFn> {
+        let cached = self
+            .cache
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+            .copied();
+        if let Some(kernel) = cached {
+            return Ok(kernel);
+        }
+        let kernel = instance::instantiate(key).ok_or_else(|| {
+            Error::Unsupported(format!("no mlx CPU kernel computes in {}", key.dtype))
+        })?;
+        let mut cache = self.cache.write().unwrap_or_else(PoisonError::into_inner);
+        Ok(*cache.entry(*key).or_insert(kernel))
+    }
+}
+
+/// The same product with C row-major: Dᵀ = Bᵀ·Aᵀ, so A and B swap roles
+/// and every operand's layout flips.
+fn transposed(p: &GemmProblem) -> GemmProblem {
+    let flip = |operand: &MatrixOperand| MatrixOperand {
+        row_major: !operand.row_major,
+        ..operand.clone()
+    };
+    GemmProblem {
+        m: p.n,
+        n: p.m,
+        k: p.k,
+        batch_shape: p.batch_shape.clone(),
+        a: flip(&p.b),
+        b: flip(&p.a),
+        c: flip(&p.c),
+        alpha: p.alpha,
+        beta: p.beta,
+    }
+}

@@ -1,0 +1,146 @@
+//! Quantized B (GGUF weights): B is column-major, n rows of k values in
+//! blocks, and the product runs in the quantized kernels
+//! (`matmul_quantized`), which read the blocks directly. This file only maps
+//! the problem onto them: row-major A and C, one call per batch matrix,
+//! f16/bf16 activations staged through f32.
+
+use super::args::elements;
+use super::validate::check_operand;
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::ops::matmul::GemmProblem;
+use half::slice::HalfFloatSliceExt;
+use half::{bf16, f16};
+
+pub(super) fn run(p: &GemmProblem, a: &[u8], b: &[u8], c: &mut [u8]) -> Result<()> {
+    let w_type = p.b.dtype;
+    let (block, block_bytes) = (w_type.block_size(), w_type.block_bytes());
+    let dtype = p.c.dtype;
+    if !matches!(dtype, DType::F32 | DType::F16 | DType::BF16) || p.a.dtype != dtype {
+        return Err(Error::Unsupported(format!(
+            "quantized B needs A and C of one float type, got A {} and C {dtype}",
+            p.a.dtype
+        )));
+    }
+    for (name, operand) in [("a", &p.a), ("c", &p.c)] {
+        if !operand.row_major {
+            return Err(Error::Unsupported(format!(
+                "quantized B needs row-major A and C, but `{name}` is column-major"
+            )));
+        }
+    }
+    if p.b.row_major || p.b.ld != p.k {
+        return Err(Error::Layout {
+            operand: "b",
+            detail: format!(
+                "a {w_type} B must be n packed rows of k = {} values (column-major, ld = k), got {} with ld {}",
+                p.k,
+                if p.b.row_major { "row-major" } else { "column-major" },
+                p.b.ld
+            ),
+        });
+    }
+    let whole_blocks = |n: &usize| n % block == 0;
+    if !whole_blocks(&p.k)
+        || !whole_blocks(&p.b.offset)
+        || !p.b.batch_strides.iter().all(whole_blocks)
+    {
+        return Err(Error::Layout {
+            operand: "b",
+            detail: format!("k, offset and batch strides must be whole {w_type} blocks of {block}"),
+        });
+    }
+    check_operand("a", &p.a, p.m, p.k, a, &p.batch_shape)?;
+    check_operand("b", &p.b, p.k, p.n, b, &p.batch_shape)?;
+    check_operand("c", &p.c, p.m, p.n, c, &p.batch_shape)?;
+    if p.m == 0 || p.n == 0 || p.batch_count() == 0 {
+        return Ok(());
+    }
+    let weight_bytes = p.n * p.k / block * block_bytes;
+    for batch in 0..p.batch_count() {
+        let w_start = p.batch_offset(&p.b, batch) / block * block_bytes;
+        let w = &b[w_start..w_start + weight_bytes];
+        let (a_offset, c_offset) = (p.batch_offset(&p.a, batch), p.batch_offset(&p.c, batch));
+        match dtype {
+            DType::F16 => staged::<f16>(
+                p,
+                w,
+                &elements(a)[a_offset..],
+                &mut typed_mut(c)[c_offset..],
+            )?,
+            DType::BF16 => staged::<bf16>(
+                p,
+                w,
+                &elements(a)[a_offset..],
+                &mut typed_mut(c)[c_offset..],
+            )?,
+            _ => matmul_quantized(
+                w_type,
+                w,
+                p.n,
+                p.k,
+                &elements(a)[a_offset..],
+                p.a.ld,
+                p.m,
+                &mut typed_mut(c)[c_offset..],
+                p.c.ld,
+                p.alpha,
+                p.beta,
+            )?,
+        }
+    }
+    Ok(())
+}
+
+/// The output buffer as elements (alignment was validated).
+fn typed_mut<E: bytemuck::Pod>(bytes: &mut [u8]) -> &mut [E] {
+    let whole = bytes.len() / size_of::<E>() * size_of::<E>();
+    bytemuck::cast_slice_mut(&mut bytes[..whole])
+}
+
+/// One batch matrix with half-precision A and C: widened to packed f32
+/// (sizes already bounded by the validated buffers), then rounded back.
+fn staged<T>(p: &GemmProblem, w: &[u8], a: &[T], c: &mut [T]) -> Result<()>
+where
+    [T]: HalfFloatSliceExt,
+{
+    let (m, n, k) = (p.m, p.n, p.k);
+    let mut a32 = vec![0.0f32; m * k];
+    for (i, row) in a32.chunks_exact_mut(k).enumerate() {
+        a[i * p.a.ld..i * p.a.ld + k].convert_to_f32_slice(row);
+    }
+    let mut c32 = vec![0.0f32; m * n];
+    if p.beta != 0.0 {
+        for (i, row) in c32.chunks_exact_mut(n).enumerate() {
+            c[i * p.c.ld..i * p.c.ld + n].convert_to_f32_slice(row);
+        }
+    }
+    matmul_quantized(p.b.dtype, w, n, k, &a32, k, m, &mut c32, n, p.alpha, p.beta)?;
+    for (i, row) in c32.chunks_exact(n).enumerate() {
+        c[i * p.c.ld..i * p.c.ld + n].convert_from_f32_slice(row);
+    }
+    Ok(())
+}
+
+/// The entry point of the quantized kernels (`crate::quant`, from the
+/// `quant` branch), with its signature: C = α·A·Wᵀ + β·C for W given as n
+/// rows of k values in `w_type` blocks. Until that module is merged the
+/// quantized path reports that it is missing.
+#[allow(clippy::too_many_arguments)]
+fn matmul_quantized(
+    w_type: DType,
+    _w: &[u8],
+    _n: usize,
+    _k: usize,
+    _a: &[f32],
+    _lda: usize,
+    _m: usize,
+    _c: &mut [f32],
+    _ldc: usize,
+    _alpha: f32,
+    _beta: f32,
+) -> Result<()> {
+    Err(Error::Unsupported(format!(
+        "quantized B ({w_type}): the quantized kernels (crate::quant) are not merged yet"
+    )))
+}
