@@ -13,6 +13,7 @@ use metallic::testing::{fresh_seed, random_vec, rng};
 use metallic::{DType, Error};
 
 /// One operand's storage: layout plus the buffer length it needs.
+#[allow(clippy::too_many_arguments)]
 fn operand(
     dtype: DType,
     rows: usize,

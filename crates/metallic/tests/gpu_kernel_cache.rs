@@ -97,8 +97,9 @@ fn forward_ops(device: &CudaDevice, seed: u64) -> (Vec<u32>, Vec<u8>) {
         kv_head_stride: head_dim,
         out_token_stride: dim,
         out_head_stride: head_dim,
+        scale: 0.125,
     };
-    ops::attention(&mut attn, &normed, &k, &v, act, act, s, 0.125).unwrap();
+    ops::attention(&mut attn, &normed, &k, &v, act, act, s).unwrap();
     let (gate, _) = upload_random(device, &mut r, tokens * ff, act);
     let (up, _) = upload_random(device, &mut r, tokens * ff, act);
     let mut hidden = poisoned(device, tokens * ff, act);

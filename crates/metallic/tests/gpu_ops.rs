@@ -106,7 +106,8 @@ fn rope_matches_reference() {
 }
 
 /// Causal GQA in float64: q [tokens, heads, d], caches [positions, kv_heads, d].
-fn attention_ref(q: &[f64], k: &[f64], v: &[f64], s: AttentionShape, scale: f64) -> Vec<f64> {
+fn attention_ref(q: &[f64], k: &[f64], v: &[f64], s: AttentionShape) -> Vec<f64> {
+    let scale = s.scale as f64;
     let d = s.head_dim;
     let group = s.heads / s.kv_heads;
     let mut out = vec![0.0; s.tokens * s.heads * d];
@@ -161,6 +162,7 @@ fn attention_prefill_and_decode_match_reference() {
                 kv_head_stride: head_dim,
                 out_token_stride: heads * head_dim,
                 out_head_stride: head_dim,
+                scale: 1.0 / (head_dim as f32).sqrt(),
             };
             let (q, qr) = upload_random(&device, &mut r, tokens * heads * head_dim, act);
             // Cache positions past the last attended one hold NaN: reading
@@ -174,9 +176,8 @@ fn attention_prefill_and_decode_match_reference() {
             let (k, kr) = cache(&mut r);
             let (v, vr) = cache(&mut r);
             let mut out = poisoned(&device, tokens * heads * head_dim, act);
-            let scale = 1.0 / (head_dim as f32).sqrt();
-            ops::attention(&mut out, &q, &k, &v, act, act, s, scale).unwrap();
-            let expected = attention_ref(&qr, &kr, &vr, s, scale as f64);
+            ops::attention(&mut out, &q, &k, &v, act, act, s).unwrap();
+            let expected = attention_ref(&qr, &kr, &vr, s);
             check_close(&download(&out, act), &expected, tolerance(act))
                 .unwrap_or_else(|m| panic!("{act} {s:?} seed {seed}: {m}"));
         }
@@ -258,8 +259,8 @@ fn argmax_picks_the_first_largest() {
             .map(|row| {
                 let v = &lr[row * stride..row * stride + vocab];
                 let mut best = 0;
-                for i in 0..vocab {
-                    if v[i] > v[best] || v[best].is_nan() {
+                for (i, &value) in v.iter().enumerate() {
+                    if value > v[best] || v[best].is_nan() {
                         best = i;
                     }
                 }

@@ -32,11 +32,12 @@ pub struct AttentionShape {
     pub kv_head_stride: usize,
     pub out_token_stride: usize,
     pub out_head_stride: usize,
+    /// Factor on q·k before the softmax, usually 1/sqrt(head_dim).
+    pub scale: f32,
 }
 
 /// out = softmax(q·kᵀ · scale, causal) · v per query head; q and out of
-/// dtype `act`, the caches of dtype `kv_dtype`. `scale` is usually
-/// 1/sqrt(head_dim).
+/// dtype `act`, the caches of dtype `kv_dtype`.
 pub fn attention(
     out: &mut CudaBuffer,
     q: &CudaBuffer,
@@ -45,7 +46,6 @@ pub fn attention(
     act: DType,
     kv_dtype: DType,
     s: AttentionShape,
-    scale: f32,
 ) -> Result<()> {
     check_float(act, "attention q")?;
     check_float(kv_dtype, "attention cache")?;
@@ -61,8 +61,11 @@ pub fn attention(
             s.heads, s.kv_heads
         )));
     }
-    if !scale.is_finite() {
-        return Err(Error::InvalidArgument(format!("attention scale {scale}")));
+    if !s.scale.is_finite() {
+        return Err(Error::InvalidArgument(format!(
+            "attention scale {}",
+            s.scale
+        )));
     }
     if s.tokens == 0 {
         return Ok(());
@@ -141,7 +144,7 @@ pub fn attention(
         Arg::U32(u32_of(s.kv_head_stride, "cache head stride")?),
         Arg::U32(u32_of(s.out_token_stride, "out token stride")?),
         Arg::U32(u32_of(s.out_head_stride, "out head stride")?),
-        Arg::F32(scale),
+        Arg::F32(s.scale),
     ];
     if s.tokens > 65_535 {
         return Err(Error::Unsupported(format!(

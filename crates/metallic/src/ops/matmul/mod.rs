@@ -284,17 +284,18 @@ fn run_cuda(
     b: &Tensor,
     c: &Tensor,
 ) -> Result<()> {
+    use crate::device::cuda::CudaStorage;
     if backend != Backend::Vendor {
         return Err(Error::Unsupported(format!(
             "the {} matmul backend on CUDA (use vendor)",
             backend.name()
         )));
     }
-    let storage = |t: &Tensor, name: &str| {
+    fn storage<'t>(t: &'t Tensor, name: &str) -> Result<&'t CudaStorage> {
         t.buffer().cuda().ok_or_else(|| {
             Error::InvalidArgument(format!("operand `{name}` is not in CUDA memory"))
         })
-    };
+    }
     let a = storage(a, "a")?.read()?;
     let b = storage(b, "b")?.read()?;
     let mut c = storage(c, "c")?.write()?;
