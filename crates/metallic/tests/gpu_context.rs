@@ -52,8 +52,24 @@ fn context_matmul_on_cuda_runs_cublas() {
         &reference(&a_values, &b_values, batch, m, n, k),
         Tolerance::F32,
     );
+    // Another thread, where the CUDA context is not yet current.
+    let again = std::thread::scope(|s| {
+        s.spawn(|| {
+            ctx.matmul(&a, &b, false, true)
+                .unwrap()
+                .to_f32_vec()
+                .unwrap()
+        })
+        .join()
+        .unwrap()
+    });
+    assert_close(
+        &again,
+        &reference(&a_values, &b_values, batch, m, n, k),
+        Tolerance::F32,
+    );
     let records = ctx.instrumentation().records();
-    assert_eq!(records.len(), 1);
+    assert_eq!(records.len(), 2);
     assert_eq!(records[0].backend, "vendor");
     assert!(records[0].duration.as_nanos() > 0, "seed {seed}");
 }

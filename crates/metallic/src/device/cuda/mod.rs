@@ -199,6 +199,15 @@ impl CudaDevice {
         self.inner.kernels.function(&self.inner.context, key)
     }
 
+    /// Makes this device's context current on the calling thread, as
+    /// libraries that use the current context (cuBLAS) require.
+    pub(crate) fn bind_to_thread(&self) -> Result<()> {
+        self.inner
+            .context
+            .bind_to_thread()
+            .map_err(|e| driver_error("making the CUDA context current", e))
+    }
+
     pub(crate) fn stream(&self) -> &Arc<CudaStream> {
         &self.inner.stream
     }

@@ -3,7 +3,7 @@
 use super::{blocks_for, check_float, check_rows, key, BLOCK};
 use crate::device::cuda::{launch, u32_of, Arg, CudaBuffer, KernelSource};
 use crate::dtype::DType;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 static SOURCE: KernelSource = KernelSource {
     name: "elementwise",

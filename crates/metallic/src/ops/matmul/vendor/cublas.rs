@@ -103,6 +103,7 @@ impl CublasGemm {
         c: &mut CudaBuffer,
     ) -> Result<()> {
         self.device.check_buffers(&[a, b, &*c], "cuBLAS GEMM")?;
+        self.device.bind_to_thread()?;
         let (in_type, out_type) = data_types(p)?;
         let mapping = map(p)?;
         check_bounds(p, &p.a, "a", p.m, p.k, a)?;
