@@ -63,6 +63,9 @@ impl Tensor {
     /// The view's values in row-major order as f32 (any strides; quantized
     /// types are dequantized).
     pub fn to_f32_vec(&self) -> Result<Vec<f32>> {
+        if !self.device().is_host() {
+            return self.to_device(&Device::Cpu)?.to_f32_vec();
+        }
         let bytes = self.buffer.read()?;
         let indices = self.element_indices();
         match self.dtype {
@@ -105,7 +108,7 @@ impl Tensor {
     /// bf16).
     pub fn to_f16_vec(&self) -> Result<Vec<f16>> {
         match self.dtype {
-            DType::F16 => {
+            DType::F16 if self.device().is_host() => {
                 let bytes = self.buffer.read()?;
                 Ok(self
                     .element_indices()
@@ -120,7 +123,7 @@ impl Tensor {
     /// f16).
     pub fn to_bf16_vec(&self) -> Result<Vec<bf16>> {
         match self.dtype {
-            DType::BF16 => {
+            DType::BF16 if self.device().is_host() => {
                 let bytes = self.buffer.read()?;
                 Ok(self
                     .element_indices()

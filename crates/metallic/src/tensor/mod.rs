@@ -10,6 +10,7 @@
 mod access;
 mod host;
 pub mod layout;
+mod transfer;
 mod view;
 
 use crate::device::{Buffer, Device};

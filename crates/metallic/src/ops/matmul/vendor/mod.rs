@@ -9,6 +9,8 @@
 //! no compaction copy. Work runs on the current rayon pool (the caller
 //! installs the Context's pool).
 
+#[cfg(feature = "cuda")]
+pub mod cublas;
 mod launch;
 mod layout;
 mod weights;
