@@ -14,6 +14,8 @@ mod portable;
 #[cfg(target_arch = "x86_64")]
 mod unpack_avx2;
 
+use crate::dtype::DType;
+use crate::quant::panel::PanelRow;
 use std::sync::OnceLock;
 
 /// Activation rows per tile.
@@ -107,21 +109,10 @@ pub(crate) trait Compiled {
 /// Unpacks one weight row into a panel row with SIMD where this instruction
 /// set has an unpacker for the format; returns false (doing nothing) where
 /// not.
-pub(crate) fn unpack_row(
-    isa: Isa,
-    dtype: crate::dtype::DType,
-    row: &[u8],
-    out: crate::quant::panel::PanelRow<'_>,
-) -> bool {
+pub(crate) fn unpack_row(isa: Isa, dtype: DType, row: &[u8], out: PanelRow<'_>) -> bool {
     match isa.0 {
         #[cfg(target_arch = "x86_64")]
         Kind::Avx2 | Kind::Avx512 if unpack_avx2::handles(dtype) => {
-            let out = unpack_avx2::RowOut {
-                u: out.u,
-                d: out.d,
-                min: out.min,
-                scales: out.scales,
-            };
             // SAFETY: the CPU has AVX2, FMA and F16C (see `Isa`); the format
             // is handled; `Panel` sizes the row and its outputs.
             unsafe { unpack_avx2::unpack_row(dtype, row, out) };

@@ -4,15 +4,8 @@
 //! (each weight used once) needs. Used by the AVX2 and AVX-512 kernels alike.
 
 use crate::dtype::DType;
+use crate::quant::panel::PanelRow;
 use std::arch::x86_64::*;
-
-/// One panel row's outputs.
-pub(crate) struct RowOut<'a> {
-    pub u: &'a mut [u8],
-    pub d: &'a mut [f32],
-    pub min: &'a mut [f32],
-    pub scales: &'a mut [i16],
-}
 
 /// Whether `unpack_row` handles this format.
 pub(crate) fn handles(dtype: DType) -> bool {
@@ -28,7 +21,7 @@ pub(crate) fn handles(dtype: DType) -> bool {
 /// The CPU supports AVX2, FMA and F16C; `handles(dtype)`; `row` holds
 /// exactly the row's blocks and `out` is sized for it as `Panel` sizes rows.
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) unsafe fn unpack_row(dtype: DType, row: &[u8], out: RowOut<'_>) {
+pub(crate) unsafe fn unpack_row(dtype: DType, row: &[u8], out: PanelRow<'_>) {
     let k = out.u.len();
     let blocks = row.chunks_exact(dtype.block_bytes());
     debug_assert_eq!(blocks.len() * dtype.block_size(), k);
