@@ -112,10 +112,16 @@ pub(crate) trait Compiled {
 pub(crate) fn unpack_row(isa: Isa, dtype: DType, row: &[u8], out: PanelRow<'_>) -> bool {
     match isa.0 {
         #[cfg(target_arch = "x86_64")]
-        Kind::Avx2 | Kind::Avx512 if unpack_avx2::handles(dtype) => {
+        Kind::Avx2 if unpack_avx2::handles(dtype) => {
             // SAFETY: the CPU has AVX2, FMA and F16C (see `Isa`); the format
             // is handled; `Panel` sizes the row and its outputs.
             unsafe { unpack_avx2::unpack_row(dtype, row, out) };
+            true
+        }
+        #[cfg(target_arch = "x86_64")]
+        Kind::Avx512 if unpack_avx2::handles(dtype) => {
+            // SAFETY: as above, and the CPU has AVX-512 F, BW and VL.
+            unsafe { unpack_avx2::unpack_row_avx512(dtype, row, out) };
             true
         }
         _ => false,
