@@ -1,1 +1,4 @@
 pub mod matmul;
+
+#[cfg(feature = "cuda")]
+pub mod cuda;

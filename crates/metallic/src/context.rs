@@ -1,0 +1,222 @@
+//! `Context`: everything an operation needs besides its operands — the
+//! device, a thread pool, reusable buffers, the matmul backends with their
+//! routing, and the instrumentation. The environment
+//! (`FORCE_MATMUL_BACKEND`, `METALLIC_THREADS`, `METALLIC_PROFILE`) is read
+//! once, when the Context is built; changing it later does not affect it.
+
+use crate::device::Device;
+use crate::error::{Error, Result};
+use crate::instrument::Instrumentation;
+use crate::ops::matmul::mlx::MlxCpu;
+use crate::ops::matmul::vendor::VendorCpu;
+use crate::ops::matmul::BackendChoice;
+use crate::resource_cache::ResourceCache;
+use std::sync::{Mutex, MutexGuard, Once};
+
+/// The device, thread pool, buffer cache, matmul backends and routing, and
+/// instrumentation that operations run with.
+pub struct Context {
+    device: Device,
+    pool: rayon::ThreadPool,
+    backend_choice: BackendChoice,
+    resources: Mutex<ResourceCache>,
+    /// The `mlx` backend with its cache of specialized kernels.
+    mlx: MlxCpu,
+    vendor: VendorCpu,
+    /// The `vendor` backend on a CUDA device.
+    #[cfg(feature = "cuda")]
+    cublas: Option<crate::ops::matmul::vendor::cublas::CublasGemm>,
+    instrumentation: Instrumentation,
+}
+
+/// Options for a `Context`; each left unset comes from the environment.
+pub struct ContextBuilder {
+    device: Device,
+    threads: Option<usize>,
+    backend: Option<BackendChoice>,
+    profile: Option<bool>,
+}
+
+impl Context {
+    /// A Context for `device` configured from the environment.
+    pub fn new(device: Device) -> Result<Context> {
+        Context::builder(device).build()
+    }
+
+    pub fn builder(device: Device) -> ContextBuilder {
+        ContextBuilder {
+            device,
+            threads: None,
+            backend: None,
+            profile: None,
+        }
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// The matmul routing latched when the Context was built.
+    pub fn backend_choice(&self) -> BackendChoice {
+        self.backend_choice
+    }
+
+    /// Number of worker threads the Context's operations use.
+    pub fn threads(&self) -> usize {
+        self.pool.current_num_threads()
+    }
+
+    /// Runs `op` inside the Context's thread pool, so rayon work it starts
+    /// uses the Context's threads.
+    pub fn install<R: Send>(&self, op: impl FnOnce() -> R + Send) -> R {
+        self.pool.install(op)
+    }
+
+    /// Dispatch records and summaries (empty unless profiling is on).
+    pub fn instrumentation(&self) -> &Instrumentation {
+        &self.instrumentation
+    }
+
+    pub(crate) fn mlx(&self) -> &MlxCpu {
+        &self.mlx
+    }
+
+    pub(crate) fn vendor(&self) -> &VendorCpu {
+        &self.vendor
+    }
+
+    /// cuBLAS on the Context's CUDA device (`None` on the CPU).
+    #[cfg(feature = "cuda")]
+    pub(crate) fn cublas(&self) -> Option<&crate::ops::matmul::vendor::cublas::CublasGemm> {
+        self.cublas.as_ref()
+    }
+
+    /// The Context's own buffer cache, for callers that reuse outputs across
+    /// calls (pass it to `matmul_alpha_beta_with_cache`).
+    pub fn resource_cache(&self) -> Result<MutexGuard<'_, ResourceCache>> {
+        self.resources
+            .lock()
+            .map_err(|_| Error::Device("resource cache poisoned by a panic".into()))
+    }
+}
+
+impl ContextBuilder {
+    /// Worker threads; `None` reads `METALLIC_THREADS`, else uses every core.
+    pub fn threads(mut self, threads: Option<usize>) -> Self {
+        self.threads = threads;
+        self
+    }
+
+    /// Matmul routing, overriding `FORCE_MATMUL_BACKEND`.
+    pub fn backend(mut self, backend: BackendChoice) -> Self {
+        self.backend = Some(backend);
+        self
+    }
+
+    /// Profiling; `None` reads `METALLIC_PROFILE` and
+    /// `METALLIC_PROFILE_JSONL`, `Some(true)` turns it on (still streaming to
+    /// `METALLIC_PROFILE_JSONL` when that is set), `Some(false)` off.
+    pub fn profile(mut self, profile: Option<bool>) -> Self {
+        self.profile = profile;
+        self
+    }
+
+    pub fn build(self) -> Result<Context> {
+        let threads = match self.threads {
+            Some(n) => n,
+            None => threads_from_setting(std::env::var("METALLIC_THREADS").ok().as_deref())?,
+        };
+        if threads == 0 {
+            return Err(Error::InvalidArgument(
+                "a Context needs at least one thread".into(),
+            ));
+        }
+        let backend_choice = self.backend.unwrap_or_else(backend_from_env);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("metallic-{i}"))
+            .build()
+            .map_err(|e| Error::Device(format!("cannot start {threads} worker threads: {e}")))?;
+        let instrumentation = match self.profile {
+            None => Instrumentation::from_env(),
+            Some(false) => Instrumentation::new(false, None)?,
+            Some(true) => match Instrumentation::from_env() {
+                from_env if from_env.enabled() => from_env,
+                _ => Instrumentation::new(true, None)?,
+            },
+        };
+        #[cfg(feature = "cuda")]
+        let cublas = match &self.device {
+            Device::Cuda(cuda) => Some(crate::ops::matmul::vendor::cublas::CublasGemm::new(cuda)?),
+            Device::Cpu => None,
+        };
+        Ok(Context {
+            #[cfg(feature = "cuda")]
+            cublas,
+            device: self.device,
+            pool,
+            backend_choice,
+            resources: Mutex::new(ResourceCache::new()),
+            mlx: MlxCpu::new(),
+            vendor: VendorCpu::new(),
+            instrumentation,
+        })
+    }
+}
+
+/// Thread count for a `METALLIC_THREADS` value (`None` when unset: every
+/// available core).
+pub fn threads_from_setting(value: Option<&str>) -> Result<usize> {
+    match value {
+        None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+        Some(v) => match v.trim().parse::<usize>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(Error::Config {
+                key: "METALLIC_THREADS".into(),
+                detail: format!("{v:?} is not a positive thread count"),
+            }),
+        },
+    }
+}
+
+/// Reads `FORCE_MATMUL_BACKEND`; an unknown value is reported on stderr
+/// once per process, then `auto` is used.
+fn backend_from_env() -> BackendChoice {
+    static WARN_ONCE: Once = Once::new();
+    let value = std::env::var("FORCE_MATMUL_BACKEND").ok();
+    let (choice, warning) = BackendChoice::from_setting(value.as_deref());
+    if let Some(warning) = warning {
+        WARN_ONCE.call_once(|| eprintln!("{warning}"));
+    }
+    choice
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn explicit_options_override_the_environment() {
+        let ctx = Context::builder(Device::Cpu)
+            .threads(Some(3))
+            .backend(BackendChoice::Vendor)
+            .build()
+            .unwrap();
+        assert_eq!(ctx.threads(), 3);
+        assert_eq!(ctx.backend_choice(), BackendChoice::Vendor);
+        assert_eq!(ctx.install(rayon::current_num_threads), 3);
+        assert_eq!(ctx.device(), &Device::Cpu);
+    }
+
+    #[test]
+    fn thread_settings_are_checked() {
+        assert_eq!(threads_from_setting(Some("4")).unwrap(), 4);
+        assert!(threads_from_setting(None).unwrap() >= 1);
+        assert!(threads_from_setting(Some("0")).is_err());
+        assert!(threads_from_setting(Some("many")).is_err());
+        assert!(Context::builder(Device::Cpu)
+            .threads(Some(0))
+            .build()
+            .is_err());
+    }
+}

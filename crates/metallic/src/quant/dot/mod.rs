@@ -1,0 +1,208 @@
+//! Integer dot-product kernels between unpacked weight rows (see `panel`)
+//! and 8-bit activation rows, on a small register tile: up to `TILE_A`
+//! activation rows × `TILE_W` weight rows share every load.
+//!
+//! Three instruction sets, picked at run time: AVX-512 (VNNI, BW, VL) on
+//! 256-bit registers, AVX2 + FMA, and a portable fallback. They add the same
+//! integer products; only the order of the float sums differs.
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+mod portable;
+#[cfg(target_arch = "x86_64")]
+mod unpack_avx2;
+
+use std::sync::OnceLock;
+
+/// Activation rows per tile.
+pub(crate) const TILE_A: usize = 4;
+/// Weight rows per tile.
+pub(crate) const TILE_W: usize = 2;
+
+/// Tile results: `out[r][j]` for activation row `r`, weight row `j`.
+pub(crate) type TileOut = [[f32; TILE_W]; TILE_A];
+
+/// An instruction set the kernels can use. Only the constructors make one,
+/// and they check the CPU: holding an `Isa` means this CPU runs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Isa(Kind);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Portable,
+    Avx2,
+    Avx512,
+}
+
+impl Isa {
+    /// Plain Rust, for any CPU.
+    pub fn portable() -> Isa {
+        Isa(Kind::Portable)
+    }
+
+    /// The fastest instruction set this CPU supports (detected once).
+    pub fn best() -> Isa {
+        static BEST: OnceLock<Isa> = OnceLock::new();
+        *BEST.get_or_init(|| *Isa::supported().last().unwrap_or(&Isa::portable()))
+    }
+
+    /// Every instruction set this CPU supports, slowest first.
+    pub fn supported() -> Vec<Isa> {
+        let mut out = vec![Isa::portable()];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if is_x86_feature_detected!("avx2")
+                && is_x86_feature_detected!("fma")
+                && is_x86_feature_detected!("f16c")
+            {
+                out.push(Isa(Kind::Avx2));
+                if is_x86_feature_detected!("avx512f")
+                    && is_x86_feature_detected!("avx512bw")
+                    && is_x86_feature_detected!("avx512vl")
+                    && is_x86_feature_detected!("avx512vnni")
+                {
+                    out.push(Isa(Kind::Avx512));
+                }
+            }
+        }
+        out
+    }
+
+    pub fn name(self) -> &'static str {
+        match self.0 {
+            Kind::Portable => "portable",
+            Kind::Avx2 => "avx2",
+            Kind::Avx512 => "avx512-vnni",
+        }
+    }
+
+    /// Runs `f` inside a function compiled with this instruction set enabled,
+    /// so that the compiler vectorizes what `f` inlines.
+    pub(crate) fn run_compiled_for<R>(self, f: impl FnOnce() -> R) -> R {
+        match self.0 {
+            Kind::Portable => f(),
+            // SAFETY: an `Isa` of this kind exists only if the CPU has these features.
+            #[cfg(target_arch = "x86_64")]
+            Kind::Avx2 => unsafe { avx2::run(f) },
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            Kind::Avx512 => unsafe { avx512::run(f) },
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => f(),
+        }
+    }
+}
+
+/// Unpacks one weight row into a panel row with SIMD where this instruction
+/// set has an unpacker for the format; returns false (doing nothing) where
+/// not.
+pub(crate) fn unpack_row(
+    isa: Isa,
+    dtype: crate::dtype::DType,
+    row: &[u8],
+    out: crate::quant::panel::PanelRow<'_>,
+) -> bool {
+    match isa.0 {
+        #[cfg(target_arch = "x86_64")]
+        Kind::Avx2 | Kind::Avx512 if unpack_avx2::handles(dtype) => {
+            let out = unpack_avx2::RowOut {
+                u: out.u,
+                d: out.d,
+                min: out.min,
+                scales: out.scales,
+            };
+            // SAFETY: the CPU has AVX2, FMA and F16C (see `Isa`); the format
+            // is handled; `Panel` sizes the row and its outputs.
+            unsafe { unpack_avx2::unpack_row(dtype, row, out) };
+            true
+        }
+        _ => false,
+    }
+}
+
+/// `rows` weight rows of an unpacked panel, starting at the tile's first.
+#[derive(Clone, Copy)]
+pub(crate) struct WeightTile<'a> {
+    pub rows: usize,
+    pub k: usize,
+    /// Row stride `k`.
+    pub u: &'a [u8],
+    /// Row stride `k / scale_block`.
+    pub d: &'a [f32],
+    /// Row stride `k / 2` (K formats only).
+    pub scales: &'a [i16],
+}
+
+/// `rows` 8-bit activation rows, starting at the tile's first.
+#[derive(Clone, Copy)]
+pub(crate) struct ActivationTile<'a> {
+    pub rows: usize,
+    /// Row stride `k` (the weight tile's).
+    pub q: &'a [i8],
+    /// Row stride `k / scale_block`.
+    pub d: &'a [f32],
+}
+
+/// Checks the slices cover the tile; the kernels read within these bounds.
+fn check_tile(w: &WeightTile<'_>, a: &ActivationTile<'_>, scale_block: usize, with_scales: bool) {
+    let k = w.k;
+    assert!((1..=TILE_W).contains(&w.rows) && (1..=TILE_A).contains(&a.rows));
+    assert!(k.is_multiple_of(scale_block));
+    assert!(w.u.len() >= w.rows * k && a.q.len() >= a.rows * k);
+    assert!(w.d.len() >= w.rows * (k / scale_block) && a.d.len() >= a.rows * (k / scale_block));
+    assert!(!with_scales || w.scales.len() >= w.rows * (k / 2));
+}
+
+/// `out[r][j] = Σ_b w.d[j][b]·a.d[r][b]·Σ_{32 values} u·q` over 32-value
+/// blocks; `signed` reads `u` as i8 (Q8_0).
+pub(crate) fn legacy_tile(
+    isa: Isa,
+    signed: bool,
+    w: &WeightTile<'_>,
+    a: &ActivationTile<'_>,
+) -> TileOut {
+    check_tile(w, a, 32, false);
+    match isa.0 {
+        // SAFETY: the CPU has the features (see `Isa`); `check_tile` bounds the reads.
+        #[cfg(target_arch = "x86_64")]
+        Kind::Avx512 => unsafe { avx512::legacy_tile(signed, w, a) },
+        // SAFETY: as above.
+        #[cfg(target_arch = "x86_64")]
+        Kind::Avx2 => unsafe { avx2::legacy_tile(signed, w, a) },
+        _ => portable::legacy_tile(signed, w, a),
+    }
+}
+
+/// `out[r][j] = Σ_s w.d[j][s]·a.d[r][s]·Σ_{g} scale_g·Σ_{16 values} u·q`
+/// over 256-value super-blocks.
+pub(crate) fn kquant_tile(isa: Isa, w: &WeightTile<'_>, a: &ActivationTile<'_>) -> TileOut {
+    check_tile(w, a, 256, true);
+    match isa.0 {
+        // SAFETY: the CPU has the features (see `Isa`); `check_tile` bounds the reads.
+        #[cfg(target_arch = "x86_64")]
+        Kind::Avx512 => unsafe { avx512::kquant_tile(w, a) },
+        // SAFETY: as above.
+        #[cfg(target_arch = "x86_64")]
+        Kind::Avx2 => unsafe { avx2::kquant_tile(w, a) },
+        _ => portable::kquant_tile(w, a),
+    }
+}
+
+/// Expands a runtime tile shape into a call of `$kernel::<RA, RW, ...>`.
+macro_rules! dispatch_tile {
+    ($ra:expr, $rw:expr, $kernel:ident [$($extra:tt)*] ($($arg:expr),*)) => {
+        match ($ra, $rw) {
+            (4, 2) => $kernel::<4, 2 $(, $extra)*>($($arg),*),
+            (4, _) => $kernel::<4, 1 $(, $extra)*>($($arg),*),
+            (3, 2) => $kernel::<3, 2 $(, $extra)*>($($arg),*),
+            (3, _) => $kernel::<3, 1 $(, $extra)*>($($arg),*),
+            (2, 2) => $kernel::<2, 2 $(, $extra)*>($($arg),*),
+            (2, _) => $kernel::<2, 1 $(, $extra)*>($($arg),*),
+            (_, 2) => $kernel::<1, 2 $(, $extra)*>($($arg),*),
+            (_, _) => $kernel::<1, 1 $(, $extra)*>($($arg),*),
+        }
+    };
+}
+pub(crate) use dispatch_tile;
