@@ -33,6 +33,9 @@ use std::sync::{PoisonError, RwLock};
 
 /// Largest tile side and depth accepted, bounding per-thread scratch.
 const MAX_TILE: usize = 1024;
+/// Smallest side the default rule narrows a tile to: below it packing and
+/// the epilogue cost more than the extra parallelism wins.
+const MIN_TILE_SIDE: usize = 32;
 /// GEMV: output columns per task and k per step (dot products of
 /// contiguous columns need few columns to fill a task; row updates keep a
 /// wider output segment in L1).
@@ -158,7 +161,7 @@ impl MlxCpu {
         } else {
             (
                 KernelKind::Gemm,
-                self.gemm_tile.unwrap_or_else(|| self.default_tile()),
+                self.gemm_tile.unwrap_or_else(|| self.default_tile(p)),
             )
         };
         MlxKernelKey {
@@ -177,13 +180,28 @@ impl MlxCpu {
         }
     }
 
-    /// Tile of the blocked driver: 8 register tiles tall, 4 wide, 256 deep.
-    fn default_tile(&self) -> Tile {
-        Tile {
-            bm: 8 * self.micro.mr,
-            bn: 4 * self.micro.nr,
-            bk: 256,
+    /// Tile of the blocked driver: 128×256×128 (about 128 rows of
+    /// microtiles), narrowed, then shortened, while the problem has fewer
+    /// than two tiles per pool thread. Measured on the 2-core AVX-512 EPYC,
+    /// f32, one thread, best thread-CPU time of 40 runs (the machine was
+    /// shared, so wall time was noise; the candidates are those of
+    /// benches/mlx_cpu.rs `f32_tile`), GFLOP/s per core at 896×896×128 /
+    /// 128×896×896 with B transposed: 128×256×128 83-90 / 72-75,
+    /// 128×128×128 76-78 / 69, 64×128×128 73-79 / 55-60, 64×64×128 62 / 47-52;
+    /// BK = 256 was no faster than 128.
+    fn default_tile(&self, p: &GemmProblem) -> Tile {
+        let (mr, nr) = (self.micro.mr, self.micro.nr);
+        let rows = |bm: usize| (bm / mr).max(1) * mr;
+        let (mut bm, mut bn) = (rows(128), 256);
+        let wanted = 2 * rayon::current_num_threads();
+        let tasks = |bm: usize, bn: usize| p.batch_count() * p.m.div_ceil(bm) * p.n.div_ceil(bn);
+        while tasks(bm, bn) < wanted && bn >= 2 * MIN_TILE_SIDE.max(nr) {
+            bn /= 2;
         }
+        while tasks(bm, bn) < wanted && rows(bm / 2) >= MIN_TILE_SIDE.max(mr) {
+            bm = rows(bm / 2);
+        }
+        Tile { bm, bn, bk: 128 }
     }
 
     /// The instance for `key`, built on first use.
