@@ -78,10 +78,30 @@ impl Tensor {
             DType::BF16 => Ok(indices
                 .map(|i| bf16::from_le_bytes(element(&bytes, i)).to_f32())
                 .collect()),
-            quantized => Err(Error::Unsupported(format!(
-                "reading {quantized} values back to the host"
-            ))),
+            quantized => self.dequantized_rows(quantized, &bytes),
         }
+    }
+
+    /// Dequantizes a quantized view row by row: its innermost dimension is
+    /// whole contiguous blocks, the outer ones any strides.
+    fn dequantized_rows(&self, dtype: DType, bytes: &[u8]) -> Result<Vec<f32>> {
+        let rank = self.rank();
+        let inner = self.shape[rank - 1];
+        let row_bytes = inner / dtype.block_size() * dtype.block_bytes();
+        let mut out = vec![0.0f32; self.numel()];
+        if inner == 0 {
+            return Ok(out);
+        }
+        let rows = layout::StridedIndices::new(
+            &self.shape[..rank - 1],
+            &self.strides[..rank - 1],
+            self.offset,
+        );
+        for (row, first) in out.chunks_exact_mut(inner).zip(rows) {
+            let start = first / dtype.block_size() * dtype.block_bytes();
+            crate::quant::dequantize_f32(dtype, &bytes[start..start + row_bytes], row)?;
+        }
+        Ok(out)
     }
 
     /// The view's values in row-major order as f16 (rounded from f32 or

@@ -7,6 +7,7 @@
 //! other stride and the offset are whole blocks, so views may rearrange only
 //! outer dimensions and slice the innermost one only at block boundaries.
 
+mod access;
 mod host;
 pub mod layout;
 mod transfer;
