@@ -1,0 +1,37 @@
+//! Elementwise addition with broadcasting: residual connections and biases.
+
+use super::cpu_dispatch::{self, OpShape};
+use super::cpu_rows::{expect_shape, write_rows, Rows};
+use crate::context::Context;
+use crate::device::Device;
+use crate::error::Result;
+use crate::tensor::Tensor;
+
+impl Context {
+    /// Writes `a` + `b` into `out` (the shape of `a`); `b` broadcasts to
+    /// `a`'s shape numpy-style (a bias [n] over rows [m, n]). f32.
+    pub fn add(&self, a: &Tensor, b: &Tensor, out: &Tensor) -> Result<()> {
+        let b = b.broadcast_to(a.shape())?;
+        expect_shape(out, a.shape(), "out")?;
+        let cols = a.shape().last().copied().unwrap_or(1);
+        let shape = OpShape {
+            rows: a.numel() / cols.max(1),
+            cols,
+            k: 0,
+        };
+        match self.device() {
+            Device::Cpu => cpu_dispatch::run(self, "add", shape, || {
+                let a_bytes = a.buffer().read()?;
+                let b_bytes = b.buffer().read()?;
+                let a_rows = Rows::new(&a_bytes, a, "a")?;
+                let b_rows = Rows::new(&b_bytes, &b, "b")?;
+                let mut out_bytes = out.buffer().write()?;
+                write_rows(&mut out_bytes, out, |i, dst| {
+                    for ((d, &x), &y) in dst.iter_mut().zip(a_rows.row(i)).zip(b_rows.row(i)) {
+                        *d = x + y;
+                    }
+                })
+            }),
+        }
+    }
+}
