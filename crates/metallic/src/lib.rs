@@ -6,6 +6,7 @@ pub mod context;
 pub mod device;
 pub mod dtype;
 pub mod error;
+pub mod fetch;
 pub mod generate;
 pub mod gguf;
 pub mod instrument;
@@ -15,6 +16,7 @@ pub mod quant;
 pub mod resource_cache;
 pub mod tensor;
 pub mod testing;
+pub mod tokenizer;
 
 pub use context::Context;
 pub use device::{Buffer, Device};

@@ -1,0 +1,21 @@
+//! The `--model` option shared by every command that reads a model.
+
+use std::path::PathBuf;
+
+use metallic::fetch::resolve_model;
+use metallic::Result;
+
+#[derive(clap::Args, Debug)]
+pub struct ModelArg {
+    /// GGUF model file [default: the cached default model, fetched on first
+    /// use; METALLIC_MODEL also names one]
+    #[arg(long, value_name = "PATH")]
+    model: Option<PathBuf>,
+}
+
+impl ModelArg {
+    /// The model file to read, fetching the default model if needed.
+    pub fn resolve(&self) -> Result<PathBuf> {
+        resolve_model(self.model.clone())
+    }
+}
