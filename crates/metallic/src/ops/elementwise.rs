@@ -1,4 +1,5 @@
-//! Elementwise addition with broadcasting: residual connections and biases.
+//! Elementwise addition with broadcasting (residual connections, biases)
+//! and strided copies.
 
 use super::cpu_dispatch::{self, OpShape};
 use super::cpu_rows::{expect_shape, write_rows, Rows};
@@ -30,6 +31,31 @@ impl Context {
                     for ((d, &x), &y) in dst.iter_mut().zip(a_rows.row(i)).zip(b_rows.row(i)) {
                         *d = x + y;
                     }
+                })
+            }),
+        }
+    }
+}
+
+impl Context {
+    /// Copies `src` into `dst` (same shape, any strides with a contiguous
+    /// last dimension): a layout change, such as heads-major attention
+    /// output back to token-major rows. f32.
+    pub fn copy(&self, src: &Tensor, dst: &Tensor) -> Result<()> {
+        expect_shape(dst, src.shape(), "dst")?;
+        let cols = src.shape().last().copied().unwrap_or(1);
+        let shape = OpShape {
+            rows: src.numel() / cols.max(1),
+            cols,
+            k: 0,
+        };
+        match self.device() {
+            Device::Cpu => cpu_dispatch::run(self, "copy", shape, || {
+                let src_bytes = src.buffer().read()?;
+                let src_rows = Rows::new(&src_bytes, src, "src")?;
+                let mut dst_bytes = dst.buffer().write()?;
+                write_rows(&mut dst_bytes, dst, |i, row| {
+                    row.copy_from_slice(src_rows.row(i))
                 })
             }),
         }

@@ -73,13 +73,14 @@ impl Batch<'_> {
         let probs = s.probs.narrow(2, 0, len)?.reshape(&per_head)?;
         ctx.softmax(&scores.reshape(&per_head)?, Some(start), &probs)?;
 
-        // P·V per query head, written straight into [seq, heads, d] order.
-        let out_heads = s
-            .attn
-            .reshape(&[seq, kv_heads, group, d])?
-            .permute(&[1, 2, 0, 3])?;
-        let values = values.unsqueeze(1)?;
-        ctx.matmul_alpha_beta(&probs, &values, Some(&out_heads), false, false, 1.0, 0.0)?;
+        // P·V per KV head, heads-major like the queries; then token-major.
+        let heads_out = s.attn_heads.reshape(&[kv_heads, group * seq, d])?;
+        let probs = probs.reshape(&[kv_heads, group * seq, len])?;
+        ctx.matmul_alpha_beta(&probs, &values, Some(&heads_out), false, false, 1.0, 0.0)?;
+        ctx.copy(
+            &s.attn_heads.permute(&[1, 0, 2])?,
+            &s.attn.reshape(&[seq, heads, d])?,
+        )?;
 
         project(ctx, &s.attn, &w.output, &s.attn_out)?;
         ctx.add(&s.x, &s.attn_out, &s.x_next)?;

@@ -28,7 +28,9 @@ pub struct Scratch {
     /// a call uses the first `len` columns (rows stay `capacity` apart).
     pub scores: Tensor,
     pub probs: Tensor,
-    /// Attention output [seq, heads, head_dim] = [seq, hidden].
+    /// Attention output per head [heads, seq, head_dim], and token-major
+    /// [seq, heads·head_dim] for the output projection.
+    pub attn_heads: Tensor,
     pub attn: Tensor,
     pub attn_out: Tensor,
     /// MLP [seq, ffn] and its output [seq, hidden].
@@ -56,6 +58,7 @@ impl Scratch {
             q: buffer(&[c.n_heads, seq, c.head_dim])?,
             scores: buffer(&[c.n_kv_heads, group * seq, capacity])?,
             probs: buffer(&[c.n_kv_heads, group * seq, capacity])?,
+            attn_heads: buffer(&[c.n_heads, seq, c.head_dim])?,
             attn: buffer(&[seq, c.hidden_size])?,
             attn_out: buffer(&[seq, c.hidden_size])?,
             gate: buffer(&[seq, c.ffn_size])?,
