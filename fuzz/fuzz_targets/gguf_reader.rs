@@ -1,6 +1,9 @@
 //! Any bytes given to the GGUF reader must give a parsed file or an error,
 //! never a panic, a hang or an allocation larger than the input warrants.
 //! A parsed file's tensor views and its Qwen2 config must be safe to use.
+//!
+//! Run from fuzz/: `cargo +nightly fuzz run gguf_reader corpus seeds`
+//! (seeds/ holds valid files written by `cargo run --example make_seeds`).
 
 #![no_main]
 

@@ -4,7 +4,7 @@
 
 use divan::counter::ItemsCount;
 use divan::Bencher;
-use metallic::ops::matmul::mlx::{Isa, MlxCpu};
+use metallic::ops::matmul::mlx::{Isa, MlxCpu, Tile};
 use metallic::ops::matmul::{GemmProblem, MatrixOperand};
 use metallic::DType;
 use std::fmt;
@@ -107,4 +107,21 @@ fn f16_best(bencher: Bencher, s: Shape) {
 #[divan::bench(args = SHAPES)]
 fn bf16_best(bencher: Bencher, s: Shape) {
     run(bencher, &MlxCpu::new(), s, DType::BF16);
+}
+
+/// Tile candidates (BM, BN, BK) for the blocked driver, on the two
+/// prefill-sized shapes: the data behind the default tile rule.
+const TILES: [(usize, usize, usize); 6] = [
+    (64, 128, 256),
+    (64, 128, 128),
+    (128, 128, 128),
+    (64, 256, 128),
+    (128, 256, 128),
+    (64, 64, 128),
+];
+
+#[divan::bench(args = TILES, consts = [0, 1])]
+fn f32_tile<const SHAPE: usize>(bencher: Bencher, (bm, bn, bk): (usize, usize, usize)) {
+    let cpu = MlxCpu::new().with_gemm_tile(Tile { bm, bn, bk }).unwrap();
+    run(bencher, &cpu, SHAPES[SHAPE], DType::F32);
 }

@@ -23,6 +23,9 @@ pub struct Context {
     /// The `mlx` backend with its cache of specialized kernels.
     mlx: MlxCpu,
     vendor: VendorCpu,
+    /// The `vendor` backend on a CUDA device.
+    #[cfg(feature = "cuda")]
+    cublas: Option<crate::ops::matmul::vendor::cublas::CublasGemm>,
     instrumentation: Instrumentation,
 }
 
@@ -82,6 +85,12 @@ impl Context {
         &self.vendor
     }
 
+    /// cuBLAS on the Context's CUDA device (`None` on the CPU).
+    #[cfg(feature = "cuda")]
+    pub(crate) fn cublas(&self) -> Option<&crate::ops::matmul::vendor::cublas::CublasGemm> {
+        self.cublas.as_ref()
+    }
+
     /// The Context's own buffer cache, for callers that reuse outputs across
     /// calls (pass it to `matmul_alpha_beta_with_cache`).
     pub fn resource_cache(&self) -> Result<MutexGuard<'_, ResourceCache>> {
@@ -136,7 +145,14 @@ impl ContextBuilder {
                 _ => Instrumentation::new(true, None)?,
             },
         };
+        #[cfg(feature = "cuda")]
+        let cublas = match &self.device {
+            Device::Cuda(cuda) => Some(crate::ops::matmul::vendor::cublas::CublasGemm::new(cuda)?),
+            Device::Cpu => None,
+        };
         Ok(Context {
+            #[cfg(feature = "cuda")]
+            cublas,
             device: self.device,
             pool,
             backend_choice,

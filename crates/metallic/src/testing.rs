@@ -110,6 +110,52 @@ pub fn fresh_seed() -> u64 {
         .unwrap_or(0x5eed)
 }
 
+/// `values` (whole blocks) of `dtype` as random bytes: plain floats from
+/// `random_vec`; quantized blocks with random quants and sub-scales and their
+/// f16 (Q8_K: f32) super-scales set to small finite values, so that every
+/// dequantized value is finite.
+pub fn random_blocks(rng: &mut impl Rng, dtype: crate::DType, values: usize) -> Vec<u8> {
+    use crate::DType::*;
+    let mut floats = || random_vec(rng, values).into_iter();
+    match dtype {
+        F32 => return floats().flat_map(f32::to_le_bytes).collect(),
+        F16 => {
+            return floats()
+                .flat_map(|v| half::f16::from_f32(v).to_le_bytes())
+                .collect()
+        }
+        BF16 => {
+            return floats()
+                .flat_map(|v| half::bf16::from_f32(v).to_le_bytes())
+                .collect()
+        }
+        _ => {}
+    }
+    let bytes = dtype.block_bytes();
+    let mut out: Vec<u8> = (0..values / dtype.block_size() * bytes)
+        .map(|_| rng.random())
+        .collect();
+    // Byte offsets of the f16 scale fields in each block, as GGUF lays them out.
+    let f16_fields: &[usize] = match dtype {
+        Q4_0 | Q5_0 | Q8_0 => &[0],
+        Q4_1 | Q5_1 | Q4_K | Q5_K => &[0, 2],
+        Q2_K => &[80, 82],
+        Q3_K => &[108],
+        Q6_K => &[208],
+        _ => &[],
+    };
+    for block in out.chunks_exact_mut(bytes) {
+        for &at in f16_fields {
+            let scale = half::f16::from_f32(rng.random_range(0.001..0.02));
+            block[at..at + 2].copy_from_slice(&scale.to_le_bytes());
+        }
+        if dtype == Q8_K {
+            block[..4].copy_from_slice(&rng.random_range(0.001f32..0.02).to_le_bytes());
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@ mod matmul {
     mod layouts;
     mod misuse;
     mod properties;
+    mod quantized;
     mod qwen;
     mod routing;
 }

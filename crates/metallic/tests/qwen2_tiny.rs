@@ -76,7 +76,10 @@ fn write_model(dims: Dims, matrix_type: DType, tied: bool, seed: u64) -> TinyMod
         .metadata("qwen2.attention.head_count", u32v(d.heads))
         .metadata("qwen2.attention.head_count_kv", u32v(d.kv_heads))
         .metadata("qwen2.rope.freq_base", Value::F32(ROPE_BASE))
-        .metadata("qwen2.attention.layer_norm_rms_epsilon", Value::F32(RMS_EPS))
+        .metadata(
+            "qwen2.attention.layer_norm_rms_epsilon",
+            Value::F32(RMS_EPS),
+        )
         .metadata("qwen2.context_length", u32v(d.context));
     // Matrices scaled by 1/sqrt(row length) keep activations near unit size.
     let matrix = |w: GgufWriter, name: String, rows: usize, cols: usize, r: &mut StdRng| {
@@ -168,7 +171,10 @@ impl Reference {
             .map(|info| {
                 let mut values = vec![0f32; info.n_elements() as usize];
                 dequantize_f32(info.dtype, file.tensor_data(info), &mut values).unwrap();
-                (info.name.clone(), values.iter().map(|&v| f64::from(v)).collect())
+                (
+                    info.name.clone(),
+                    values.iter().map(|&v| f64::from(v)).collect(),
+                )
             })
             .collect();
         Reference { dims, tensors }
@@ -194,7 +200,10 @@ impl Reference {
     fn rms_norm(&self, name: &str, x: &[f64]) -> Vec<f64> {
         let ms = x.iter().map(|v| v * v).sum::<f64>() / x.len() as f64;
         let scale = 1.0 / (ms + f64::from(RMS_EPS)).sqrt();
-        x.iter().zip(self.get(name)).map(|(v, g)| v * scale * g).collect()
+        x.iter()
+            .zip(self.get(name))
+            .map(|(v, g)| v * scale * g)
+            .collect()
     }
 
     fn rope(&self, x: &mut [f64], pos: usize) {
@@ -411,14 +420,19 @@ fn a_cached_prefix_is_reused_after_truncate() {
     let second = random_tokens(&mut r, 5, SMALL.vocab);
     // Evaluate first + a discarded tail, cut back to `first`, continue.
     model.forward(&ctx, &first, false).unwrap();
-    model.forward(&ctx, &random_tokens(&mut r, 6, SMALL.vocab), false).unwrap();
+    model
+        .forward(&ctx, &random_tokens(&mut r, 6, SMALL.vocab), false)
+        .unwrap();
     model.truncate(first.len());
     assert_eq!(model.position(), first.len());
     let continued = model.forward(&ctx, &second, true).unwrap();
     model.truncate(0);
     let all: Vec<u32> = first.iter().chain(&second).copied().collect();
     let fresh = model.forward(&ctx, &all, true).unwrap();
-    let tail: Vec<f64> = fresh[first.len() * SMALL.vocab..].iter().map(|&v| f64::from(v)).collect();
+    let tail: Vec<f64> = fresh[first.len() * SMALL.vocab..]
+        .iter()
+        .map(|&v| f64::from(v))
+        .collect();
     if let Err(msg) = check_close(&continued, &tail, F32_LOGITS) {
         panic!("{msg}");
     }

@@ -51,11 +51,11 @@ impl BorrowFlag {
             })
     }
 
-    fn release_read(&self) {
+    pub(crate) fn release_read(&self) {
         self.0.fetch_sub(1, Ordering::Release);
     }
 
-    fn release_write(&self) {
+    pub(crate) fn release_write(&self) {
         self.0.store(0, Ordering::Release);
     }
 }

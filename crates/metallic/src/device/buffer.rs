@@ -13,6 +13,10 @@ use std::sync::Arc;
 pub enum Buffer {
     /// Host memory (the CPU device).
     Host(HostBuffer),
+    /// GPU memory; the host reaches it only by copies
+    /// (`Tensor::to_device`), so `read`/`write` refuse it.
+    #[cfg(feature = "cuda")]
+    Cuda(super::cuda::CudaStorage),
 }
 
 /// Host memory with its borrow flag.
@@ -40,11 +44,21 @@ impl Buffer {
     pub fn zeroed(device: &Device, len: usize) -> Result<Buffer> {
         match device {
             Device::Cpu => Ok(Buffer::Host(HostBuffer::owned(AlignedBytes::zeroed(len)?))),
+            #[cfg(feature = "cuda")]
+            Device::Cuda(cuda) => Ok(Buffer::Cuda(super::cuda::CudaStorage::new(
+                super::cuda::CudaBuffer::zeroed(cuda, len)?,
+            ))),
         }
     }
 
     /// A copy of `bytes` on `device`.
     pub fn from_bytes(device: &Device, bytes: &[u8]) -> Result<Buffer> {
+        #[cfg(feature = "cuda")]
+        if let Device::Cuda(cuda) = device {
+            return Ok(Buffer::Cuda(super::cuda::CudaStorage::new(
+                super::cuda::CudaBuffer::from_bytes(cuda, bytes)?,
+            )));
+        }
         let buffer = Buffer::zeroed(device, bytes.len())?;
         buffer.write()?.copy_from_slice(bytes);
         Ok(buffer)
@@ -69,6 +83,8 @@ impl Buffer {
     pub fn device(&self) -> Device {
         match self {
             Buffer::Host(_) => Device::Cpu,
+            #[cfg(feature = "cuda")]
+            Buffer::Cuda(cuda) => Device::Cuda(cuda.device().clone()),
         }
     }
 
@@ -76,6 +92,8 @@ impl Buffer {
     pub fn len(&self) -> usize {
         match self {
             Buffer::Host(host) => host.len(),
+            #[cfg(feature = "cuda")]
+            Buffer::Cuda(cuda) => cuda.len(),
         }
     }
 
@@ -87,6 +105,8 @@ impl Buffer {
     pub fn is_writable(&self) -> bool {
         match self {
             Buffer::Host(host) => matches!(host.storage, HostStorage::Owned(_)),
+            #[cfg(feature = "cuda")]
+            Buffer::Cuda(_) => true,
         }
     }
 
@@ -94,6 +114,8 @@ impl Buffer {
     pub fn read(&self) -> Result<HostRead<'_>> {
         match self {
             Buffer::Host(host) => host.read(),
+            #[cfg(feature = "cuda")]
+            Buffer::Cuda(_) => Err(self.not_host()),
         }
     }
 
@@ -102,7 +124,36 @@ impl Buffer {
     pub fn write(&self) -> Result<HostWrite<'_>> {
         match self {
             Buffer::Host(host) => host.write(),
+            #[cfg(feature = "cuda")]
+            Buffer::Cuda(_) => Err(self.not_host()),
         }
+    }
+
+    /// The GPU storage, for device kernels and libraries.
+    #[cfg(feature = "cuda")]
+    pub fn cuda(&self) -> Option<&super::cuda::CudaStorage> {
+        match self {
+            Buffer::Cuda(cuda) => Some(cuda),
+            Buffer::Host(_) => None,
+        }
+    }
+
+    /// A host copy of the buffer's bytes (for GPU memory, after the device
+    /// work queued before).
+    pub fn to_host_bytes(&self) -> Result<Vec<u8>> {
+        match self {
+            Buffer::Host(host) => Ok(host.read()?.to_vec()),
+            #[cfg(feature = "cuda")]
+            Buffer::Cuda(cuda) => cuda.read()?.to_bytes(),
+        }
+    }
+
+    #[cfg(feature = "cuda")]
+    fn not_host(&self) -> Error {
+        Error::Unsupported(format!(
+            "host access to {} memory; copy the tensor to the host first (Tensor::to_device)",
+            self.device()
+        ))
     }
 }
 

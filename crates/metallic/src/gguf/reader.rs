@@ -2,7 +2,7 @@
 //! tensor index — with tensor bytes left in place as zero-copy views into a
 //! memory map (or an owned buffer).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::hash_map::{Entry, HashMap};
 use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
@@ -43,7 +43,9 @@ struct Parsed {
     alignment: usize,
     data_offset: usize,
     metadata: Vec<(String, Value)>,
+    metadata_index: HashMap<String, usize>,
     tensors: Vec<TensorInfo>,
+    tensor_index: HashMap<String, usize>,
 }
 
 impl GgufFile {
@@ -74,17 +76,15 @@ impl GgufFile {
             Storage::Owned(vec) => vec,
         };
         let parsed = parse(bytes)?;
-        let metadata_index = index_by_name(parsed.metadata.iter().map(|(k, _)| k.as_str()));
-        let tensor_index = index_by_name(parsed.tensors.iter().map(|t| t.name.as_str()));
         Ok(GgufFile {
             storage,
             version: parsed.version,
             alignment: parsed.alignment,
             data_offset: parsed.data_offset,
             metadata: parsed.metadata,
-            metadata_index,
+            metadata_index: parsed.metadata_index,
             tensors: parsed.tensors,
-            tensor_index,
+            tensor_index: parsed.tensor_index,
         })
     }
 
@@ -125,8 +125,9 @@ impl GgufFile {
     /// an entry from another file that does not fit panics.
     pub fn tensor_data(&self, info: &TensorInfo) -> &[u8] {
         let start = info.file_offset as usize;
-        self.data()
-            .get(start..start + info.bytes)
+        start
+            .checked_add(info.bytes)
+            .and_then(|end| self.data().get(start..end))
             .expect("TensorInfo does not belong to this GgufFile")
     }
 
@@ -148,8 +149,33 @@ impl GgufFile {
     }
 }
 
-fn index_by_name<'a>(names: impl Iterator<Item = &'a str>) -> HashMap<String, usize> {
-    names.enumerate().map(|(i, n)| (n.to_owned(), i)).collect()
+impl std::fmt::Debug for GgufFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GgufFile")
+            .field("version", &self.version)
+            .field("alignment", &self.alignment)
+            .field("bytes", &self.data().len())
+            .field("metadata", &self.metadata.len())
+            .field("tensors", &self.tensors.len())
+            .finish()
+    }
+}
+
+/// Records `name` as entry `position`; a second entry of that name is an
+/// error, `what` says of what.
+fn insert_unique(
+    index: &mut HashMap<String, usize>,
+    name: &str,
+    position: usize,
+    what: &str,
+) -> Result<()> {
+    match index.entry(name.to_owned()) {
+        Entry::Occupied(_) => Err(Error::Format(format!("duplicate {what} `{name}`"))),
+        Entry::Vacant(slot) => {
+            slot.insert(position);
+            Ok(())
+        }
+    }
 }
 
 fn parse(bytes: &[u8]) -> Result<Parsed> {
@@ -165,28 +191,21 @@ fn parse(bytes: &[u8]) -> Result<Parsed> {
     let metadata_count = cur.count(MIN_METADATA_ENTRY_BYTES, "metadata count")?;
 
     let mut metadata = Vec::with_capacity(metadata_count);
-    let mut keys = HashSet::with_capacity(metadata_count);
+    let mut metadata_index = HashMap::with_capacity(metadata_count);
     for i in 0..metadata_count {
         let key = cur.string(&format!("key of metadata entry {i}"))?;
         let type_id = cur.u32(&format!("value type of `{key}`"))?;
         let value = read_value(&mut cur, type_id, &key)?;
-        if !keys.insert(key.clone()) {
-            return Err(Error::Format(format!("duplicate metadata key `{key}`")));
-        }
+        insert_unique(&mut metadata_index, &key, i, "metadata key")?;
         metadata.push((key, value));
     }
     let alignment = alignment(&metadata)?;
 
     let mut tensors = Vec::with_capacity(tensor_count);
-    let mut names = HashSet::with_capacity(tensor_count);
+    let mut tensor_index = HashMap::with_capacity(tensor_count);
     for i in 0..tensor_count {
         let info = read_tensor_info(&mut cur, i)?;
-        if !names.insert(info.name.clone()) {
-            return Err(Error::Format(format!(
-                "duplicate tensor name `{}`",
-                info.name
-            )));
-        }
+        insert_unique(&mut tensor_index, &info.name, i, "tensor name")?;
         tensors.push(info);
     }
 
@@ -200,7 +219,9 @@ fn parse(bytes: &[u8]) -> Result<Parsed> {
         alignment,
         data_offset,
         metadata,
+        metadata_index,
         tensors,
+        tensor_index,
     })
 }
 

@@ -163,6 +163,22 @@ impl Value {
     }
 }
 
+/// `Value::from(3u32)`, `Value::from("qwen2")`, …: short metadata in tests
+/// and tools.
+macro_rules! value_from {
+    ($($t:ty => $variant:ident),*) => {$(
+        impl From<$t> for Value {
+            fn from(v: $t) -> Value {
+                Value::$variant(v.into())
+            }
+        }
+    )*};
+}
+
+value_from!(u8 => U8, i8 => I8, u16 => U16, i16 => I16, u32 => U32, i32 => I32, u64 => U64,
+    i64 => I64, f32 => F32, f64 => F64, bool => Bool, String => String, &str => String,
+    Vec<Value> => Array);
+
 fn float_json(v: f64) -> serde_json::Value {
     serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, serde_json::Value::Number)
 }
@@ -360,6 +376,8 @@ mod tests {
         assert_eq!(Value::String("x".into()).as_u64(), None);
         assert_eq!(Value::Bool(true).as_bool(), Some(true));
         assert_eq!(Value::U8(1).as_bool(), None);
+        assert_eq!(Value::from("q"), Value::String("q".into()));
+        assert_eq!(Value::from(-3i16), Value::I16(-3));
     }
 
     #[test]

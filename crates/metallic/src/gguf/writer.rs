@@ -47,8 +47,8 @@ impl GgufWriter {
         self
     }
 
-    pub fn metadata(mut self, key: impl Into<String>, value: Value) -> Self {
-        self.metadata.push((key.into(), value));
+    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.metadata.push((key.into(), value.into()));
         self
     }
 
@@ -97,8 +97,12 @@ impl GgufWriter {
         }
         let mut offset = 0usize;
         for t in &self.tensors {
-            let n: u64 = t.dims.iter().product();
-            if t.dtype.bytes_for(n as usize) != Some(t.bytes.len()) {
+            let n = t
+                .dims
+                .iter()
+                .try_fold(1u64, |acc, &d| acc.checked_mul(d))
+                .and_then(|n| usize::try_from(n).ok());
+            if n.and_then(|n| t.dtype.bytes_for(n)) != Some(t.bytes.len()) {
                 return Err(Error::InvalidArgument(format!(
                     "tensor `{}`: {} bytes do not hold {:?} {} values",
                     t.name,

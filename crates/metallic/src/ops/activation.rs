@@ -3,7 +3,6 @@
 use super::cpu_dispatch::{self, OpShape};
 use super::cpu_rows::{expect_shape, write_rows, Rows};
 use crate::context::Context;
-use crate::device::Device;
 use crate::error::Result;
 use crate::tensor::Tensor;
 
@@ -18,19 +17,17 @@ impl Context {
             cols,
             k: 0,
         };
-        match self.device() {
-            Device::Cpu => cpu_dispatch::run(self, "swiglu", shape, || {
-                let gate_bytes = gate.buffer().read()?;
-                let up_bytes = up.buffer().read()?;
-                let gate_rows = Rows::new(&gate_bytes, gate, "gate")?;
-                let up_rows = Rows::new(&up_bytes, up, "up")?;
-                let mut out_bytes = out.buffer().write()?;
-                write_rows(&mut out_bytes, out, |i, dst| {
-                    for ((d, &g), &u) in dst.iter_mut().zip(gate_rows.row(i)).zip(up_rows.row(i)) {
-                        *d = g / (1.0 + (-g).exp()) * u;
-                    }
-                })
-            }),
-        }
+        cpu_dispatch::run(self, "swiglu", shape, || {
+            let gate_bytes = gate.buffer().read()?;
+            let up_bytes = up.buffer().read()?;
+            let gate_rows = Rows::new(&gate_bytes, gate, "gate")?;
+            let up_rows = Rows::new(&up_bytes, up, "up")?;
+            let mut out_bytes = out.buffer().write()?;
+            write_rows(&mut out_bytes, out, |i, dst| {
+                for ((d, &g), &u) in dst.iter_mut().zip(gate_rows.row(i)).zip(up_rows.row(i)) {
+                    *d = g / (1.0 + (-g).exp()) * u;
+                }
+            })
+        })
     }
 }

@@ -1,10 +1,11 @@
 //! How a non-matmul op runs on the CPU: inside the Context's thread pool,
 //! timed and recorded as a dispatch (backend `cpu`) when instrumentation is
-//! on.
+//! on. These ops have CPU kernels only; another device gets an error.
 
 use crate::context::Context;
+use crate::device::Device;
 use crate::dtype::DType;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::instrument::DispatchRecord;
 use std::time::Instant;
 
@@ -23,6 +24,12 @@ pub(crate) fn run(
     shape: OpShape,
     work: impl FnOnce() -> Result<()> + Send,
 ) -> Result<()> {
+    if !matches!(ctx.device(), Device::Cpu) {
+        return Err(Error::Unsupported(format!(
+            "{op} on {}: it has a CPU kernel only",
+            ctx.device()
+        )));
+    }
     let instrumentation = ctx.instrumentation();
     let start = instrumentation.enabled().then(Instant::now);
     let result = ctx.install(work);

@@ -73,10 +73,11 @@ pub(crate) fn write_rows(
     kernel: impl Fn(usize, &mut [f32]) + Sync,
 ) -> Result<()> {
     let (offsets, len) = row_offsets(out, "out")?;
-    let data: &mut [f32] = bytemuck::try_cast_slice_mut(&mut guard[..]).map_err(|e| Error::Layout {
-        operand: "out",
-        detail: format!("buffer is not f32-aligned: {e}"),
-    })?;
+    let data: &mut [f32] =
+        bytemuck::try_cast_slice_mut(&mut guard[..]).map_err(|e| Error::Layout {
+            operand: "out",
+            detail: format!("buffer is not f32-aligned: {e}"),
+        })?;
     let mut rows = disjoint_rows(data, &offsets, len)?;
     // Short rows are batched per task so the pool's overhead stays small.
     let min_rows = (4096 / len.max(1)).max(1);

@@ -4,7 +4,6 @@
 use super::cpu_dispatch::{self, OpShape};
 use super::cpu_rows::{expect_shape, write_rows, Rows};
 use crate::context::Context;
-use crate::device::Device;
 use crate::error::Result;
 use crate::tensor::Tensor;
 
@@ -20,20 +19,18 @@ impl Context {
             cols,
             k: 0,
         };
-        match self.device() {
-            Device::Cpu => cpu_dispatch::run(self, "add", shape, || {
-                let a_bytes = a.buffer().read()?;
-                let b_bytes = b.buffer().read()?;
-                let a_rows = Rows::new(&a_bytes, a, "a")?;
-                let b_rows = Rows::new(&b_bytes, &b, "b")?;
-                let mut out_bytes = out.buffer().write()?;
-                write_rows(&mut out_bytes, out, |i, dst| {
-                    for ((d, &x), &y) in dst.iter_mut().zip(a_rows.row(i)).zip(b_rows.row(i)) {
-                        *d = x + y;
-                    }
-                })
-            }),
-        }
+        cpu_dispatch::run(self, "add", shape, || {
+            let a_bytes = a.buffer().read()?;
+            let b_bytes = b.buffer().read()?;
+            let a_rows = Rows::new(&a_bytes, a, "a")?;
+            let b_rows = Rows::new(&b_bytes, &b, "b")?;
+            let mut out_bytes = out.buffer().write()?;
+            write_rows(&mut out_bytes, out, |i, dst| {
+                for ((d, &x), &y) in dst.iter_mut().zip(a_rows.row(i)).zip(b_rows.row(i)) {
+                    *d = x + y;
+                }
+            })
+        })
     }
 }
 
@@ -49,15 +46,13 @@ impl Context {
             cols,
             k: 0,
         };
-        match self.device() {
-            Device::Cpu => cpu_dispatch::run(self, "copy", shape, || {
-                let src_bytes = src.buffer().read()?;
-                let src_rows = Rows::new(&src_bytes, src, "src")?;
-                let mut dst_bytes = dst.buffer().write()?;
-                write_rows(&mut dst_bytes, dst, |i, row| {
-                    row.copy_from_slice(src_rows.row(i))
-                })
-            }),
-        }
+        cpu_dispatch::run(self, "copy", shape, || {
+            let src_bytes = src.buffer().read()?;
+            let src_rows = Rows::new(&src_bytes, src, "src")?;
+            let mut dst_bytes = dst.buffer().write()?;
+            write_rows(&mut dst_bytes, dst, |i, row| {
+                row.copy_from_slice(src_rows.row(i))
+            })
+        })
     }
 }

@@ -4,7 +4,6 @@
 use super::cpu_dispatch::{self, OpShape};
 use super::cpu_rows::{expect_shape, write_rows};
 use crate::context::Context;
-use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::quant::dequantize_f32;
 use crate::tensor::Tensor;
@@ -41,24 +40,22 @@ impl Context {
             cols: n,
             k: vocab,
         };
-        match self.device() {
-            Device::Cpu => cpu_dispatch::run(self, "embedding", shape, || {
-                let bytes = table.buffer().read()?;
-                let failure = Mutex::new(None);
-                let mut out_bytes = out.buffer().write()?;
-                write_rows(&mut out_bytes, out, |i, dst| {
-                    // Quantized views keep whole blocks, so a row starts on a block.
-                    let first = table.offset() + ids[i] as usize * table.strides()[0];
-                    let start = first / dtype.block_size() * dtype.block_bytes();
-                    if let Err(e) = dequantize_f32(dtype, &bytes[start..start + row_bytes], dst) {
-                        *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-                    }
-                })?;
-                failure
-                    .into_inner()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .map_or(Ok(()), Err)
-            }),
-        }
+        cpu_dispatch::run(self, "embedding", shape, || {
+            let bytes = table.buffer().read()?;
+            let failure = Mutex::new(None);
+            let mut out_bytes = out.buffer().write()?;
+            write_rows(&mut out_bytes, out, |i, dst| {
+                // Quantized views keep whole blocks, so a row starts on a block.
+                let first = table.offset() + ids[i] as usize * table.strides()[0];
+                let start = first / dtype.block_size() * dtype.block_bytes();
+                if let Err(e) = dequantize_f32(dtype, &bytes[start..start + row_bytes], dst) {
+                    *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                }
+            })?;
+            failure
+                .into_inner()
+                .unwrap_or_else(|p| p.into_inner())
+                .map_or(Ok(()), Err)
+        })
     }
 }

@@ -11,6 +11,8 @@ mod rms_norm;
 mod rope;
 mod softmax;
 
+#[cfg(feature = "cuda")]
+pub mod cuda;
 
 #[cfg(test)]
 mod tests;

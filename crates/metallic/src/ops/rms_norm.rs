@@ -3,7 +3,6 @@
 use super::cpu_dispatch::{self, OpShape};
 use super::cpu_rows::{expect_shape, write_rows, Rows};
 use crate::context::Context;
-use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
@@ -26,18 +25,16 @@ impl Context {
             cols: n,
             k: 0,
         };
-        match self.device() {
-            Device::Cpu => cpu_dispatch::run(self, "rms_norm", shape, || {
-                let x_bytes = x.buffer().read()?;
-                let w_bytes = weight.buffer().read()?;
-                let x_rows = Rows::new(&x_bytes, x, "x")?;
-                let w = Rows::new(&w_bytes, weight, "weight")?.row(0);
-                let mut out_bytes = out.buffer().write()?;
-                write_rows(&mut out_bytes, out, |i, dst| {
-                    normalize_row(x_rows.row(i), w, eps, dst)
-                })
-            }),
-        }
+        cpu_dispatch::run(self, "rms_norm", shape, || {
+            let x_bytes = x.buffer().read()?;
+            let w_bytes = weight.buffer().read()?;
+            let x_rows = Rows::new(&x_bytes, x, "x")?;
+            let w = Rows::new(&w_bytes, weight, "weight")?.row(0);
+            let mut out_bytes = out.buffer().write()?;
+            write_rows(&mut out_bytes, out, |i, dst| {
+                normalize_row(x_rows.row(i), w, eps, dst)
+            })
+        })
     }
 }
 

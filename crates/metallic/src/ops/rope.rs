@@ -5,7 +5,6 @@
 use super::cpu_dispatch::{self, OpShape};
 use super::cpu_rows::{expect_shape, write_rows, Rows};
 use crate::context::Context;
-use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
@@ -39,17 +38,15 @@ impl Context {
             cols: d,
             k: start,
         };
-        match self.device() {
-            Device::Cpu => cpu_dispatch::run(self, "rope", shape, || {
-                let table = RotationTable::new(start, seq, d, base);
-                let x_bytes = x.buffer().read()?;
-                let x_rows = Rows::new(&x_bytes, x, "x")?;
-                let mut out_bytes = out.buffer().write()?;
-                write_rows(&mut out_bytes, out, |i, dst| {
-                    table.rotate(i / heads.max(1), x_rows.row(i), dst)
-                })
-            }),
-        }
+        cpu_dispatch::run(self, "rope", shape, || {
+            let table = RotationTable::new(start, seq, d, base);
+            let x_bytes = x.buffer().read()?;
+            let x_rows = Rows::new(&x_bytes, x, "x")?;
+            let mut out_bytes = out.buffer().write()?;
+            write_rows(&mut out_bytes, out, |i, dst| {
+                table.rotate(i / heads.max(1), x_rows.row(i), dst)
+            })
+        })
     }
 }
 

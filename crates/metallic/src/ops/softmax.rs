@@ -4,7 +4,6 @@
 use super::cpu_dispatch::{self, OpShape};
 use super::cpu_rows::{expect_shape, write_rows, Rows};
 use crate::context::Context;
-use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
@@ -45,17 +44,15 @@ impl Context {
             cols: keys,
             k: causal.unwrap_or(0),
         };
-        match self.device() {
-            Device::Cpu => cpu_dispatch::run(self, "softmax", shape, || {
-                let x_bytes = x.buffer().read()?;
-                let x_rows = Rows::new(&x_bytes, x, "x")?;
-                let mut out_bytes = out.buffer().write()?;
-                write_rows(&mut out_bytes, out, |i, dst| {
-                    let visible = causal.map_or(keys, |offset| offset + i % queries + 1);
-                    softmax_row(&x_rows.row(i)[..visible], dst, visible)
-                })
-            }),
-        }
+        cpu_dispatch::run(self, "softmax", shape, || {
+            let x_bytes = x.buffer().read()?;
+            let x_rows = Rows::new(&x_bytes, x, "x")?;
+            let mut out_bytes = out.buffer().write()?;
+            write_rows(&mut out_bytes, out, |i, dst| {
+                let visible = causal.map_or(keys, |offset| offset + i % queries + 1);
+                softmax_row(&x_rows.row(i)[..visible], dst, visible)
+            })
+        })
     }
 }
 

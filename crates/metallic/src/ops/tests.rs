@@ -54,13 +54,22 @@ fn rms_norm_matches_reference_on_padded_rows() {
     let w = random_vec(&mut r, n);
     let out = poisoned(&[rows, n]);
     ctx()
-        .rms_norm(&padded_view(&x, [rows, n], 40), &tensor(&w, &[n]), eps, &out)
+        .rms_norm(
+            &padded_view(&x, [rows, n], 40),
+            &tensor(&w, &[n]),
+            eps,
+            &out,
+        )
         .unwrap();
     let mut expected = Vec::new();
     for row in x.chunks(n) {
         let ms = row.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / n as f64;
         let scale = 1.0 / (ms + f64::from(eps)).sqrt();
-        expected.extend(row.iter().zip(&w).map(|(&v, &g)| f64::from(v) * scale * f64::from(g)));
+        expected.extend(
+            row.iter()
+                .zip(&w)
+                .map(|(&v, &g)| f64::from(v) * scale * f64::from(g)),
+        );
     }
     assert_close(&out.to_f32_vec().unwrap(), &expected, Tolerance::F32);
 }
@@ -106,8 +115,14 @@ fn rope_rotates_halves_into_a_strided_window() {
 }
 
 fn softmax_reference(row: &[f32], visible: usize) -> Vec<f64> {
-    let max = row[..visible].iter().map(|&v| f64::from(v)).fold(f64::MIN, f64::max);
-    let exps: Vec<f64> = row[..visible].iter().map(|&v| (f64::from(v) - max).exp()).collect();
+    let max = row[..visible]
+        .iter()
+        .map(|&v| f64::from(v))
+        .fold(f64::MIN, f64::max);
+    let exps: Vec<f64> = row[..visible]
+        .iter()
+        .map(|&v| (f64::from(v) - max).exp())
+        .collect();
     let sum: f64 = exps.iter().sum();
     let mut out: Vec<f64> = exps.iter().map(|e| e / sum).collect();
     out.resize(row.len(), 0.0);
@@ -123,8 +138,12 @@ fn softmax_with_and_without_causal_mask() {
     // Scaled up so the maximum matters for stability.
     let x: Vec<f32> = random_vec(&mut r, 4 * 9).iter().map(|v| v * 30.0).collect();
     let out = poisoned(&[4, 9]);
-    ctx.softmax(&padded_view(&x, [4, 9], 12), None, &out).unwrap();
-    let expected: Vec<f64> = x.chunks(9).flat_map(|row| softmax_reference(row, 9)).collect();
+    ctx.softmax(&padded_view(&x, [4, 9], 12), None, &out)
+        .unwrap();
+    let expected: Vec<f64> = x
+        .chunks(9)
+        .flat_map(|row| softmax_reference(row, 9))
+        .collect();
     assert_close(&out.to_f32_vec().unwrap(), &expected, Tolerance::F32);
 
     // Two heads of 3 queries after 4 cached tokens, 7 keys.
@@ -150,11 +169,18 @@ fn swiglu_and_bias_add_match_reference() {
     let mut r = rng(seed);
     let ctx = ctx();
     let (rows, n) = (3, 10);
-    let gate: Vec<f32> = random_vec(&mut r, rows * n).iter().map(|v| v * 6.0).collect();
+    let gate: Vec<f32> = random_vec(&mut r, rows * n)
+        .iter()
+        .map(|v| v * 6.0)
+        .collect();
     let up = random_vec(&mut r, rows * n);
     let out = poisoned(&[rows, n]);
-    ctx.swiglu(&tensor(&gate, &[rows, n]), &padded_view(&up, [rows, n], 11), &out)
-        .unwrap();
+    ctx.swiglu(
+        &tensor(&gate, &[rows, n]),
+        &padded_view(&up, [rows, n], 11),
+        &out,
+    )
+    .unwrap();
     let expected: Vec<f64> = gate
         .iter()
         .zip(&up)
@@ -184,7 +210,12 @@ fn embedding_gathers_float_and_quantized_rows() {
     let mut r = rng(seed);
     let ctx = ctx();
     let ids = [3u32, 0, 9, 3, 7];
-    for (dtype, n) in [(DType::F32, 24), (DType::F16, 24), (DType::Q8_0, 64), (DType::Q5_0, 64)] {
+    for (dtype, n) in [
+        (DType::F32, 24),
+        (DType::F16, 24),
+        (DType::Q8_0, 64),
+        (DType::Q5_0, 64),
+    ] {
         let vocab = 10;
         let values = random_vec(&mut r, vocab * n);
         let mut bytes = vec![0u8; dtype.bytes_for(vocab * n).unwrap()];
@@ -223,16 +254,26 @@ fn misuse_is_an_error() {
         Err(Error::Shape(_))
     ));
     assert!(matches!(
-        ctx.rope(&tensor(&[1.0; 6], &[1, 2, 3]), 0, 1e4, &poisoned(&[1, 2, 3])),
+        ctx.rope(
+            &tensor(&[1.0; 6], &[1, 2, 3]),
+            0,
+            1e4,
+            &poisoned(&[1, 2, 3])
+        ),
         Err(Error::Shape(_))
     ));
-    assert!(ctx.add(&x, &tensor(&[1.0; 3], &[3]), &poisoned(&[3, 4])).is_err());
+    assert!(ctx
+        .add(&x, &tensor(&[1.0; 3], &[3]), &poisoned(&[3, 4]))
+        .is_err());
     // An output that overlaps itself, one that is an input, a non-f32 one.
     let row = poisoned(&[4]).broadcast_to(&[3, 4]).unwrap();
     assert!(matches!(ctx.add(&x, &w, &row), Err(Error::Layout { .. })));
     assert!(ctx.add(&x, &w, &x).is_err());
     let half = Tensor::empty(&Device::Cpu, DType::F16, &[3, 4]).unwrap();
-    assert!(matches!(ctx.swiglu(&x, &x, &half), Err(Error::Unsupported(_))));
+    assert!(matches!(
+        ctx.swiglu(&x, &x, &half),
+        Err(Error::Unsupported(_))
+    ));
 }
 
 #[test]
@@ -247,5 +288,8 @@ fn ops_are_recorded_when_profiling() {
         .unwrap();
     let records = ctx.instrumentation().records();
     let last = records.last().expect("a record");
-    assert_eq!((last.op, last.backend, last.m, last.n), ("rms_norm", "cpu", 2, 4));
+    assert_eq!(
+        (last.op, last.backend, last.m, last.n),
+        ("rms_norm", "cpu", 2, 4)
+    );
 }

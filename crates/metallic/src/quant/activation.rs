@@ -40,7 +40,6 @@ pub(crate) fn quantize_i8(x: &[f32], q: &mut [i8]) -> f32 {
 /// `m` rows of `k` activations in 8-bit form.
 pub(crate) struct QuantizedRows {
     pub k: usize,
-    pub sum_group: usize,
     /// m × k quantized values.
     pub q: Vec<i8>,
     /// m × (k / scale_block) scales.
@@ -64,41 +63,31 @@ impl QuantizedRows {
         use rayon::prelude::*;
         let mut rows = QuantizedRows {
             k,
-            sum_group,
             q: vec![0; m * k],
             d: vec![0.0; m * (k / scale_block)],
             sums: vec![0.0; m * (k / sum_group)],
         };
-        let per_row = |(i, ((q, d), sums)): (usize, ((&mut [i8], &mut [f32]), &mut [f32]))| {
-            let x = &a[i * lda..i * lda + k];
-            let blocks = x
-                .chunks_exact(scale_block)
-                .zip(q.chunks_exact_mut(scale_block));
-            for ((x, q), (d, sums)) in blocks.zip(
-                d.iter_mut()
-                    .zip(sums.chunks_exact_mut(scale_block / sum_group)),
-            ) {
-                *d = quantize_i8(x, q);
-                for (s, g) in sums.iter_mut().zip(q.chunks_exact(sum_group)) {
-                    *s = *d * g.iter().map(|&v| v as i32).sum::<i32>() as f32;
-                }
-            }
-        };
-        let rows_iter = rows
-            .q
+        let sums_per_block = scale_block / sum_group;
+        rows.q
             .par_chunks_mut(k)
             .zip(rows.d.par_chunks_mut(k / scale_block))
             .zip(rows.sums.par_chunks_mut(k / sum_group))
-            .enumerate();
-        // Splitting pays only when there is real work per task.
-        rows_iter
+            .enumerate()
+            // Splitting pays only when there is real work per task.
             .with_min_len((1 << 16) / k.max(1) + 1)
-            .for_each(per_row);
+            .for_each(|(i, ((q, d), sums))| {
+                let x = &a[i * lda..i * lda + k];
+                let blocks = x
+                    .chunks_exact(scale_block)
+                    .zip(q.chunks_exact_mut(scale_block));
+                let scales = d.iter_mut().zip(sums.chunks_exact_mut(sums_per_block));
+                for ((x, q), (d, sums)) in blocks.zip(scales) {
+                    *d = quantize_i8(x, q);
+                    for (s, g) in sums.iter_mut().zip(q.chunks_exact(sum_group)) {
+                        *s = *d * g.iter().map(|&v| v as i32).sum::<i32>() as f32;
+                    }
+                }
+            });
         rows
-    }
-
-    pub(crate) fn row_sums(&self, i: usize) -> &[f32] {
-        let n = self.k / self.sum_group;
-        &self.sums[i * n..(i + 1) * n]
     }
 }

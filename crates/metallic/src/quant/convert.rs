@@ -26,6 +26,12 @@ fn check_sizes(dtype: DType, n: usize, bytes: usize) -> Result<()> {
 /// Every `DType`, plain floats included.
 pub fn dequantize_f32(dtype: DType, src: &[u8], dst: &mut [f32]) -> Result<()> {
     check_sizes(dtype, dst.len(), src.len())?;
+    dequantize_checked(dtype, src, dst);
+    Ok(())
+}
+
+/// `dequantize_f32` once the sizes are known to match.
+pub(crate) fn dequantize_checked(dtype: DType, src: &[u8], dst: &mut [f32]) {
     match dtype {
         DType::F32 => {
             for (o, b) in dst.iter_mut().zip(src.chunks_exact(4)) {
@@ -47,7 +53,6 @@ pub fn dequantize_f32(dtype: DType, src: &[u8], dst: &mut [f32]) -> Result<()> {
         }
         _ => kquants::dequantize(dtype, src, dst),
     }
-    Ok(())
 }
 
 /// Dequantizes through an f32 buffer of a few blocks, converting each piece.
@@ -63,7 +68,7 @@ fn dequantize_via_f32(
     let piece_bytes = PIECE / dtype.block_size() * dtype.block_bytes();
     for (i, bytes) in src.chunks(piece_bytes).enumerate() {
         let values = bytes.len() / dtype.block_bytes() * dtype.block_size();
-        dequantize_f32(dtype, bytes, &mut buf[..values])?;
+        dequantize_checked(dtype, bytes, &mut buf[..values]);
         put(i * PIECE, &buf[..values]);
     }
     Ok(())

@@ -41,7 +41,7 @@ struct Decoded {
 
 /// Q4_K/Q5_K's packed scale and min of 32-value group `j` (0..8).
 #[inline(always)]
-fn scale_min_k4(j: usize, s: &[u8]) -> (u8, u8) {
+pub(crate) fn scale_min_k4(j: usize, s: &[u8]) -> (u8, u8) {
     if j < 4 {
         (s[j] & 63, s[j + 4] & 63)
     } else {
@@ -60,18 +60,43 @@ fn scale_q3k(g: usize, s: &[u8]) -> i16 {
     (low | (high << 4)) as i16 - 32
 }
 
-/// The 2-bit field of value `v` in a Q2_K/Q3_K `qs[64]`.
+/// Q2_K/Q3_K's 2-bit fields: in each half of 128 values, byte l of its 32
+/// holds values l, l + 32, l + 64, l + 96 (written in this order so the
+/// loops vectorize).
 #[inline(always)]
-fn two_bits(qs: &[u8], v: usize) -> u8 {
-    let (half, within) = (v / 128, v % 128);
-    (qs[32 * half + within % 32] >> (2 * (within / 32))) & 3
+fn two_bits(qs: &[u8], u: &mut [u8; QK_K]) {
+    for (half, qs) in qs.chunks_exact(32).enumerate() {
+        for shift in 0..4 {
+            let out = &mut u[128 * half + 32 * shift..][..32];
+            for (o, &b) in out.iter_mut().zip(qs) {
+                *o = (b >> (2 * shift)) & 3;
+            }
+        }
+    }
 }
 
-/// The 4-bit field of value `v` in a Q4_K/Q5_K `qs[128]`.
+/// Q4_K/Q5_K's nibbles: in each run of 64 values, byte l of its 32 holds
+/// value l (low nibble) and l + 32 (high).
 #[inline(always)]
-fn nibble(qs: &[u8], v: usize) -> u8 {
-    let (chunk, within) = (v / 64, v % 64);
-    (qs[32 * chunk + within % 32] >> (4 * (within / 32))) & 0x0F
+fn nibbles(qs: &[u8], u: &mut [u8; QK_K]) {
+    for (chunk, qs) in qs.chunks_exact(32).enumerate() {
+        let (lo, hi) = u[64 * chunk..64 * chunk + 64].split_at_mut(32);
+        for ((l, h), &b) in lo.iter_mut().zip(hi.iter_mut()).zip(qs) {
+            *l = b & 0x0F;
+            *h = b >> 4;
+        }
+    }
+}
+
+/// Adds one high bit per value: bit t of `bits[l]` belongs to value
+/// 32·t + l, and lands at bit `at`.
+#[inline(always)]
+fn high_bits(bits: &[u8], at: u32, u: &mut [u8; QK_K]) {
+    for (t, out) in u.chunks_exact_mut(32).enumerate() {
+        for (o, &b) in out.iter_mut().zip(bits) {
+            *o |= ((b >> t) & 1) << at;
+        }
+    }
 }
 
 #[inline(always)]
@@ -86,21 +111,18 @@ fn decode(dtype: DType, b: &[u8]) -> Decoded {
         DType::Q2_K => {
             let (scales, qs) = (&b[..16], &b[16..80]);
             let (d, dmin) = (f16_at(b, 80), f16_at(b, 82));
-            for (v, u) in out.u.iter_mut().enumerate() {
-                *u = two_bits(qs, v);
-            }
+            two_bits(qs, &mut out.u);
             out.d = d;
-            for g in 0..GROUPS {
-                out.scale[g] = (scales[g] & 0x0F) as i16;
-                out.min[g] = -(dmin * (scales[g] >> 4) as f32);
+            for ((scale, min), &s) in out.scale.iter_mut().zip(&mut out.min).zip(scales) {
+                *scale = (s & 0x0F) as i16;
+                *min = -(dmin * (s >> 4) as f32);
             }
         }
         DType::Q3_K => {
             let (hmask, qs, scales) = (&b[..32], &b[32..96], &b[96..108]);
             let d = f16_at(b, 108);
-            for (v, u) in out.u.iter_mut().enumerate() {
-                *u = two_bits(qs, v) | (((hmask[v % 32] >> (v / 32)) & 1) << 2);
-            }
+            two_bits(qs, &mut out.u);
+            high_bits(hmask, 2, &mut out.u);
             out.d = d;
             for g in 0..GROUPS {
                 out.scale[g] = scale_q3k(g, scales);
@@ -110,15 +132,10 @@ fn decode(dtype: DType, b: &[u8]) -> Decoded {
         DType::Q4_K | DType::Q5_K => {
             let (d, dmin, scales) = (f16_at(b, 0), f16_at(b, 2), &b[4..16]);
             if dtype == DType::Q4_K {
-                let qs = &b[16..144];
-                for (v, u) in out.u.iter_mut().enumerate() {
-                    *u = nibble(qs, v);
-                }
+                nibbles(&b[16..144], &mut out.u);
             } else {
-                let (qh, qs) = (&b[16..48], &b[48..176]);
-                for (v, u) in out.u.iter_mut().enumerate() {
-                    *u = nibble(qs, v) | (((qh[v % 32] >> (v / 32)) & 1) << 4);
-                }
+                nibbles(&b[48..176], &mut out.u);
+                high_bits(&b[16..48], 4, &mut out.u);
             }
             out.d = d;
             for g in 0..GROUPS {
@@ -130,17 +147,26 @@ fn decode(dtype: DType, b: &[u8]) -> Decoded {
         _ => {
             let (ql, qh, scales) = (&b[..128], &b[128..192], &b[192..208]);
             let d = f16_at(b, 208);
-            for (v, u) in out.u.iter_mut().enumerate() {
-                let (half, within) = (v / 128, v % 128);
-                let (quarter, l) = (within / 32, within % 32);
-                let low = (ql[64 * half + 32 * (quarter & 1) + l] >> (4 * (quarter >> 1))) & 0x0F;
-                let high = (qh[32 * half + l] >> (2 * quarter)) & 3;
-                *u = low | (high << 4);
+            // In each half of 128 values, quarter t (32 values) takes its low
+            // nibbles from ql[32·(t mod 2)..] (low nibble for t < 2, high
+            // for t ≥ 2) and its top 2 bits from bits 2t of qh[..32].
+            for half in 0..2 {
+                let (ql, qh) = (
+                    &ql[64 * half..64 * half + 64],
+                    &qh[32 * half..32 * half + 32],
+                );
+                for t in 0..4 {
+                    let low = &ql[32 * (t & 1)..][..32];
+                    let out = &mut out.u[128 * half + 32 * t..][..32];
+                    for ((o, &l), &h) in out.iter_mut().zip(low).zip(qh) {
+                        *o = ((l >> (4 * (t >> 1))) & 0x0F) | (((h >> (2 * t)) & 3) << 4);
+                    }
+                }
             }
             out.d = d;
-            for g in 0..GROUPS {
-                out.scale[g] = scales[g] as i8 as i16;
-                out.min[g] = -32.0 * d * out.scale[g] as f32;
+            for ((scale, min), &s) in out.scale.iter_mut().zip(&mut out.min).zip(scales) {
+                *scale = s as i8 as i16;
+                *min = -32.0 * d * *scale as f32;
             }
         }
     }

@@ -11,7 +11,7 @@
 //! `Σ d·da·Σ scale·u·q  +  Σ min · (da·Σ q)`: an integer dot scaled per block
 //! plus a short float dot with the activations' group sums.
 
-use super::dot::Isa;
+use super::dot::{Compiled, Isa};
 use super::kquants::{self, QK_K};
 use super::legacy::{self, QK};
 use crate::dtype::DType;
@@ -68,6 +68,21 @@ pub(crate) struct Panel {
     pub scales: Vec<i16>,
 }
 
+/// The portable unpacking of some rows, compiled for an instruction set.
+struct PortableFill<'a> {
+    panel: &'a mut Panel,
+    w: &'a [u8],
+}
+
+impl Compiled for PortableFill<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        self.panel.fill_rows(self.w);
+    }
+}
+
 /// One row of a panel, being filled.
 pub(crate) struct PanelRow<'a> {
     pub u: &'a mut [u8],
@@ -101,7 +116,27 @@ impl Panel {
     /// Unpacks consecutive weight rows (`w` holds whole rows, no more than
     /// the capacity), compiled for `isa` so the bit twiddling vectorizes.
     pub(crate) fn fill(&mut self, isa: Isa, w: &[u8]) {
-        isa.run_compiled_for(|| self.fill_rows(w));
+        let row_bytes = self.k / self.dtype.block_size() * self.dtype.block_bytes();
+        let mut rows = w.chunks_exact(row_bytes).enumerate();
+        let dtype = self.dtype;
+        // The SIMD unpacker takes all rows or, lacking the format, none.
+        if !rows.all(|(j, row)| super::dot::unpack_row(isa, dtype, row, self.row_mut(j))) {
+            isa.run_compiled_for(PortableFill { panel: self, w });
+        }
+    }
+
+    /// Row `j`'s slices.
+    #[inline(always)]
+    fn row_mut(&mut self, j: usize) -> PanelRow<'_> {
+        let k = self.k;
+        let (nd, nmin) = (k / self.family.scale_block(), k / self.family.sum_group());
+        let nscales = if self.family == Family::K { k / 2 } else { 0 };
+        PanelRow {
+            u: &mut self.u[j * k..(j + 1) * k],
+            d: &mut self.d[j * nd..(j + 1) * nd],
+            min: &mut self.min[j * nmin..(j + 1) * nmin],
+            scales: &mut self.scales[j * nscales..(j + 1) * nscales],
+        }
     }
 
     #[inline(always)]
@@ -122,25 +157,66 @@ impl Panel {
 
     #[inline(always)]
     fn fill_with(&mut self, w: &[u8], unpack: impl Fn(&[u8], PanelRow<'_>, usize)) {
-        let k = self.k;
-        let row_bytes = k / self.dtype.block_size() * self.dtype.block_bytes();
-        let (nd, nmin) = (k / self.family.scale_block(), k / self.family.sum_group());
-        let nscales = if self.family == Family::K { k / 2 } else { 0 };
+        let block_bytes = self.dtype.block_bytes();
+        let row_bytes = self.k / self.dtype.block_size() * block_bytes;
         for (j, row) in w.chunks_exact(row_bytes).enumerate() {
-            for (b, block) in row.chunks_exact(self.dtype.block_bytes()).enumerate() {
-                let panel_row = PanelRow {
-                    u: &mut self.u[j * k..(j + 1) * k],
-                    d: &mut self.d[j * nd..(j + 1) * nd],
-                    min: &mut self.min[j * nmin..(j + 1) * nmin],
-                    scales: &mut self.scales[j * nscales..(j + 1) * nscales],
-                };
-                unpack(block, panel_row, b);
+            for (b, block) in row.chunks_exact(block_bytes).enumerate() {
+                unpack(block, self.row_mut(j), b);
             }
         }
     }
+}
 
-    pub(crate) fn row_min(&self, j: usize) -> &[f32] {
-        let n = self.k / self.family.sum_group();
-        &self.min[j * n..(j + 1) * n]
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{fresh_seed, rng};
+    use rand::Rng;
+
+    /// Every instruction set's unpacking writes exactly the portable one's
+    /// panel, for random blocks (any bit pattern, finite f16 scales).
+    #[test]
+    fn simd_unpacking_equals_portable() {
+        let seed = fresh_seed();
+        let mut r = rng(seed);
+        for dtype in [
+            DType::Q4_0,
+            DType::Q4_1,
+            DType::Q5_0,
+            DType::Q5_1,
+            DType::Q8_0,
+            DType::Q2_K,
+            DType::Q3_K,
+            DType::Q4_K,
+            DType::Q5_K,
+            DType::Q6_K,
+        ] {
+            let family = Family::of(dtype).unwrap();
+            let k = 512;
+            let rows = 2;
+            let mut w: Vec<u8> = (0..rows * dtype.bytes_for(k).unwrap())
+                .map(|_| r.random())
+                .collect();
+            // f16 fields sit at a block's start or end; keep them finite.
+            for block in w.chunks_mut(dtype.block_bytes()) {
+                let len = block.len();
+                for at in [0, 2, len - 4, len - 2] {
+                    let d = half::f16::from_f32(r.random_range(-0.1f32..0.1));
+                    block[at..at + 2].copy_from_slice(&d.to_le_bytes());
+                }
+            }
+            let mut want = Panel::new(dtype, family, k, rows);
+            want.fill(Isa::portable(), &w);
+            for isa in Isa::supported() {
+                let mut got = Panel::new(dtype, family, k, rows);
+                got.fill(isa, &w);
+                let what = format!("seed {seed}: {dtype} on {}", isa.name());
+                assert_eq!(got.u, want.u, "{what}: values");
+                assert_eq!(got.scales, want.scales, "{what}: group scales");
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&got.d), bits(&want.d), "{what}: block scales");
+                assert_eq!(bits(&got.min), bits(&want.min), "{what}: minimums");
+            }
+        }
     }
 }

@@ -63,6 +63,9 @@ impl Tensor {
     /// The view's values in row-major order as f32 (any strides; quantized
     /// types are dequantized).
     pub fn to_f32_vec(&self) -> Result<Vec<f32>> {
+        if !self.device().is_host() {
+            return self.to_device(&Device::Cpu)?.to_f32_vec();
+        }
         let bytes = self.buffer.read()?;
         let indices = self.element_indices();
         match self.dtype {
@@ -75,17 +78,37 @@ impl Tensor {
             DType::BF16 => Ok(indices
                 .map(|i| bf16::from_le_bytes(element(&bytes, i)).to_f32())
                 .collect()),
-            quantized => Err(Error::Unsupported(format!(
-                "reading {quantized} values back to the host"
-            ))),
+            quantized => self.dequantized_rows(quantized, &bytes),
         }
+    }
+
+    /// Dequantizes a quantized view row by row: its innermost dimension is
+    /// whole contiguous blocks, the outer ones any strides.
+    fn dequantized_rows(&self, dtype: DType, bytes: &[u8]) -> Result<Vec<f32>> {
+        let rank = self.rank();
+        let inner = self.shape[rank - 1];
+        let row_bytes = inner / dtype.block_size() * dtype.block_bytes();
+        let mut out = vec![0.0f32; self.numel()];
+        if inner == 0 {
+            return Ok(out);
+        }
+        let rows = layout::StridedIndices::new(
+            &self.shape[..rank - 1],
+            &self.strides[..rank - 1],
+            self.offset,
+        );
+        for (row, first) in out.chunks_exact_mut(inner).zip(rows) {
+            let start = first / dtype.block_size() * dtype.block_bytes();
+            crate::quant::dequantize_f32(dtype, &bytes[start..start + row_bytes], row)?;
+        }
+        Ok(out)
     }
 
     /// The view's values in row-major order as f16 (rounded from f32 or
     /// bf16).
     pub fn to_f16_vec(&self) -> Result<Vec<f16>> {
         match self.dtype {
-            DType::F16 => {
+            DType::F16 if self.device().is_host() => {
                 let bytes = self.buffer.read()?;
                 Ok(self
                     .element_indices()
@@ -100,7 +123,7 @@ impl Tensor {
     /// f16).
     pub fn to_bf16_vec(&self) -> Result<Vec<bf16>> {
         match self.dtype {
-            DType::BF16 => {
+            DType::BF16 if self.device().is_host() => {
                 let bytes = self.buffer.read()?;
                 Ok(self
                     .element_indices()

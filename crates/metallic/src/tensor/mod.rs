@@ -7,8 +7,10 @@
 //! other stride and the offset are whole blocks, so views may rearrange only
 //! outer dimensions and slice the innermost one only at block boundaries.
 
+mod access;
 mod host;
 pub mod layout;
+mod transfer;
 mod view;
 
 use crate::device::{Buffer, Device};

@@ -189,6 +189,28 @@ fn quantized_views_keep_whole_blocks() {
 }
 
 #[test]
+fn quantized_views_dequantize_row_by_row() {
+    let seed = fresh_seed();
+    let values = random_vec(&mut rng(seed), 3 * 64);
+    let mut bytes = vec![0u8; 3 * 2 * 34];
+    crate::quant::quantize(DType::Q8_0, &values, &mut bytes).unwrap();
+    let w = Tensor::from_bytes(&CPU, DType::Q8_0, &bytes, &[3, 64]).unwrap();
+    let mut expected = vec![0.0f32; 3 * 64];
+    crate::quant::dequantize_f32(DType::Q8_0, &bytes, &mut expected).unwrap();
+    assert_eq!(w.to_f32_vec().unwrap(), expected, "seed {seed}");
+    // Every other row, second block only.
+    let view = w.as_strided(&[2, 32], &[128, 1], 32).unwrap();
+    let picked: Vec<f32> = [0, 2]
+        .iter()
+        .flat_map(|&r| expected[r * 64 + 32..r * 64 + 64].to_vec())
+        .collect();
+    assert_eq!(view.to_f32_vec().unwrap(), picked);
+    // Broadcast rows, as an embedding lookup of one token repeated.
+    let row = w.select(0, 1).unwrap().broadcast_to(&[2, 64]).unwrap();
+    assert_eq!(row.to_f32_vec().unwrap()[64..], expected[64..128]);
+}
+
+#[test]
 fn mmap_tensors_are_zero_copy_and_read_only() {
     let seed = fresh_seed();
     let values = random_vec(&mut rng(seed), 6);
@@ -209,4 +231,27 @@ fn mmap_tensors_are_zero_copy_and_read_only() {
     assert!(t.write_f32(&values).is_err());
     assert!(Tensor::from_mmap(map.clone(), 16, 24, DType::F32, &[2, 3]).is_err());
     assert!(Tensor::from_mmap(map, 8, 20, DType::F32, &[2, 3]).is_err());
+}
+
+#[test]
+fn contiguous_f32_views_borrow_in_place() {
+    let t = iota(&[3, 4]);
+    let row = t.select(0, 1).unwrap();
+    row.with_f32_mut(|v| v.iter_mut().for_each(|x| *x *= 2.0))
+        .unwrap();
+    assert_eq!(
+        row.with_f32(|v| v.to_vec()).unwrap(),
+        vec![8.0, 10.0, 12.0, 14.0]
+    );
+    assert_eq!(
+        t.to_f32_vec().unwrap()[3..9],
+        [3.0, 8.0, 10.0, 12.0, 14.0, 8.0]
+    );
+    // Borrow conflicts and non-contiguous or non-f32 views are errors.
+    t.with_f32(|_| assert!(row.with_f32_mut(|_| ()).is_err()))
+        .unwrap();
+    assert!(t.slice(1, 0..2).unwrap().with_f32(|_| ()).is_err());
+    assert!(t.transpose(0, 1).unwrap().with_f32_mut(|_| ()).is_err());
+    let halves = Tensor::empty(&CPU, DType::F16, &[4]).unwrap();
+    assert!(halves.with_f32(|_| ()).is_err());
 }

@@ -32,7 +32,12 @@ impl Batch<'_> {
         let s = &*self.scratch;
         let rows = s.x.narrow(0, s.seq - n_out, n_out)?;
         let normed = s.normed.narrow(0, s.seq - n_out, n_out)?;
-        ctx.rms_norm(&rows, &self.weights.output_norm, self.config.rms_eps, &normed)?;
+        ctx.rms_norm(
+            &rows,
+            &self.weights.output_norm,
+            self.config.rms_eps,
+            &normed,
+        )?;
         Ok(normed)
     }
 
@@ -54,8 +59,18 @@ impl Batch<'_> {
 
         let (k_slots, v_slots) = self.cache.window(index, start, seq)?;
         let q_heads = s.q.permute(&[1, 0, 2])?;
-        ctx.rope(&s.q_biased.reshape(&[seq, heads, d])?, start, c.rope_base, &q_heads)?;
-        ctx.rope(&s.k_biased.reshape(&[seq, kv_heads, d])?, start, c.rope_base, &k_slots)?;
+        ctx.rope(
+            &s.q_biased.reshape(&[seq, heads, d])?,
+            start,
+            c.rope_base,
+            &q_heads,
+        )?;
+        ctx.rope(
+            &s.k_biased.reshape(&[seq, kv_heads, d])?,
+            start,
+            c.rope_base,
+            &k_slots,
+        )?;
         ctx.add(
             &s.v_proj.reshape(&[seq, kv_heads, d])?,
             &w.v_bias.reshape(&[kv_heads, d])?,

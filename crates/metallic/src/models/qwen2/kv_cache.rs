@@ -41,7 +41,11 @@ impl KvCache {
     /// Block `block`'s slots for positions start..start + count, each
     /// [count, kv_heads, head_dim] (the order a projection produces).
     pub fn window(&self, block: usize, start: usize, count: usize) -> Result<(Tensor, Tensor)> {
-        let view = |t: &Tensor| t.select(0, block)?.narrow(1, start, count)?.permute(&[1, 0, 2]);
+        let view = |t: &Tensor| {
+            t.select(0, block)?
+                .narrow(1, start, count)?
+                .permute(&[1, 0, 2])
+        };
         Ok((view(&self.keys)?, view(&self.values)?))
     }
 }

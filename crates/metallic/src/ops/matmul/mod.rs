@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::instrument::DispatchRecord;
 use crate::resource_cache::ResourceCache;
 use crate::tensor::Tensor;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The Context call a dispatch came from, as the profile names it.
 #[derive(Clone, Copy)]
@@ -205,10 +205,14 @@ impl Context {
             out.write_f32(&scaled)?;
             return Ok(out);
         }
-        let backend = route::choose(self.backend_choice(), &problem);
-        let started = self.instrumentation().enabled().then(Instant::now);
-        self.run_backend(backend, &problem, a, b, &out)?;
-        if let Some(started) = started {
+        let backend = route::choose_on(self.device(), self.backend_choice(), &problem);
+        let duration = if self.instrumentation().enabled() {
+            Some(self.timed_backend(backend, &problem, a, b, &out)?)
+        } else {
+            self.run_backend(backend, &problem, a, b, &out)?;
+            None
+        };
+        if let Some(duration) = duration {
             self.instrumentation().record(DispatchRecord {
                 op: op.label(b.dtype()),
                 backend: backend.name(),
@@ -219,10 +223,29 @@ impl Context {
                 k: problem.k,
                 transpose_a,
                 transpose_b,
-                duration: started.elapsed(),
+                duration,
             });
         }
         Ok(out)
+    }
+
+    /// Runs `backend` and measures it: on a GPU by events around the
+    /// dispatch on the stream (which waits for it), on the CPU by the clock.
+    fn timed_backend(
+        &self,
+        backend: Backend,
+        problem: &GemmProblem,
+        a: &Tensor,
+        b: &Tensor,
+        c: &Tensor,
+    ) -> Result<Duration> {
+        #[cfg(feature = "cuda")]
+        if let crate::device::Device::Cuda(cuda) = self.device() {
+            return Ok(cuda.time(|| self.run_backend(backend, problem, a, b, c))?.1);
+        }
+        let started = Instant::now();
+        self.run_backend(backend, problem, a, b, c)?;
+        Ok(started.elapsed())
     }
 
     /// Borrows the three buffers (inputs shared, output exclusive) and runs
@@ -235,6 +258,10 @@ impl Context {
         b: &Tensor,
         c: &Tensor,
     ) -> Result<()> {
+        #[cfg(feature = "cuda")]
+        if let Some(cublas) = self.cublas() {
+            return run_cuda(cublas, backend, problem, a, b, c);
+        }
         let a_bytes = a.buffer().read()?;
         let b_bytes = b.buffer().read()?;
         let mut c_bytes = c.buffer().write()?;
@@ -244,4 +271,33 @@ impl Context {
             Backend::Vendor => self.vendor().run(problem, a_bytes, b_bytes, c_bytes),
         })
     }
+}
+
+/// A product on the Context's CUDA device: cuBLAS for `vendor`; the `mlx`
+/// kernels have no CUDA version yet.
+#[cfg(feature = "cuda")]
+fn run_cuda(
+    cublas: &vendor::cublas::CublasGemm,
+    backend: Backend,
+    problem: &GemmProblem,
+    a: &Tensor,
+    b: &Tensor,
+    c: &Tensor,
+) -> Result<()> {
+    use crate::device::cuda::CudaStorage;
+    if backend != Backend::Vendor {
+        return Err(Error::Unsupported(format!(
+            "the {} matmul backend on CUDA (use vendor)",
+            backend.name()
+        )));
+    }
+    fn storage<'t>(t: &'t Tensor, name: &str) -> Result<&'t CudaStorage> {
+        t.buffer().cuda().ok_or_else(|| {
+            Error::InvalidArgument(format!("operand `{name}` is not in CUDA memory"))
+        })
+    }
+    let a = storage(a, "a")?.read()?;
+    let b = storage(b, "b")?.read()?;
+    let mut c = storage(c, "c")?.write()?;
+    cublas.run(problem, &a, &b, &mut c)
 }

@@ -288,3 +288,6 @@ fn check_disjoint_writes(c: &Tensor) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

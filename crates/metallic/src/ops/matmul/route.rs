@@ -82,6 +82,19 @@ pub fn choose(choice: BackendChoice, problem: &GemmProblem) -> Backend {
     }
 }
 
+/// The backend that runs `problem` on `device` under `choice`: on a GPU,
+/// `auto` means the vendor library, the only GPU backend so far.
+pub fn choose_on(
+    device: &crate::device::Device,
+    choice: BackendChoice,
+    problem: &GemmProblem,
+) -> Backend {
+    if !device.is_host() && choice == BackendChoice::Auto {
+        return Backend::Vendor;
+    }
+    choose(choice, problem)
+}
+
 /// The `auto` rule. Until the two backends are measured against each other
 /// on this machine, every problem goes to the project's own kernels, the
 /// only ones that read quantized weights without a dequantized copy.

@@ -4,24 +4,23 @@
 //! tile in registers (32 of them) without the clock penalty some CPUs take
 //! on 512-bit ones.
 
-use super::avx2::hsum;
-use super::{dispatch_tile, ActivationTile, TileOut, WeightTile};
+use super::avx2::add_mins_and_reduce;
+use super::{dispatch_tile, ActivationTile, Compiled, TileOut, WeightTile};
 use std::arch::x86_64::*;
 
-/// Runs `f` with the AVX-512 features the kernels use enabled for what it
-/// inlines.
+/// Runs `task` with the AVX-512 features the kernels use enabled.
 ///
 /// # Safety
-/// The CPU must support AVX2, FMA, AVX-512 F, BW, VL and VNNI.
-#[target_feature(enable = "avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")]
-pub(super) unsafe fn run<R>(f: impl FnOnce() -> R) -> R {
-    f()
+/// The CPU must support AVX2, FMA, F16C, AVX-512 F, BW, VL and VNNI.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+pub(super) unsafe fn run<T: Compiled>(task: T) -> T::Output {
+    task.run()
 }
 
 /// # Safety
 /// The CPU supports the features of `run`; the tile's slices cover it
 /// (`check_tile`).
-#[target_feature(enable = "avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 pub(super) unsafe fn legacy_tile(
     signed: bool,
     w: &WeightTile<'_>,
@@ -36,13 +35,13 @@ pub(super) unsafe fn legacy_tile(
 
 /// # Safety
 /// As for `legacy_tile`.
-#[target_feature(enable = "avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 pub(super) unsafe fn kquant_tile(w: &WeightTile<'_>, a: &ActivationTile<'_>) -> TileOut {
     dispatch_tile!(a.rows, w.rows, kquant[](w, a))
 }
 
 #[inline]
-#[target_feature(enable = "avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 unsafe fn legacy<const RA: usize, const RW: usize, const SIGNED: bool>(
     w: &WeightTile<'_>,
     a: &ActivationTile<'_>,
@@ -79,17 +78,12 @@ unsafe fn legacy<const RA: usize, const RW: usize, const SIGNED: bool>(
             }
         }
     }
-    let mut out = TileOut::default();
-    for (o, acc) in out.iter_mut().zip(&acc) {
-        for (o, &v) in o.iter_mut().zip(acc) {
-            *o = hsum(v);
-        }
-    }
-    out
+    // SAFETY: as above.
+    unsafe { add_mins_and_reduce(acc, w, a) }
 }
 
 #[inline]
-#[target_feature(enable = "avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 unsafe fn kquant<const RA: usize, const RW: usize>(
     w: &WeightTile<'_>,
     a: &ActivationTile<'_>,
@@ -128,11 +122,6 @@ unsafe fn kquant<const RA: usize, const RW: usize>(
             }
         }
     }
-    let mut out = TileOut::default();
-    for (o, acc) in out.iter_mut().zip(&acc) {
-        for (o, &v) in o.iter_mut().zip(acc) {
-            *o = hsum(v);
-        }
-    }
-    out
+    // SAFETY: as above.
+    unsafe { add_mins_and_reduce(acc, w, a) }
 }

@@ -11,7 +11,7 @@ use super::args::{elements, KernelArgs};
 use super::element::Element;
 use super::epilogue::store_row;
 use super::key::Tile;
-use super::pack::{pack, Block};
+use super::pack::{pack, Block, MAX_WIDTH};
 use super::parallel::{for_each_task, with_scratch};
 
 #[allow(clippy::too_many_arguments)]
@@ -36,7 +36,7 @@ pub(super) fn gemm<
     let (tiles_m, tiles_n) = (p.m.div_ceil(bm), p.n.div_ceil(bn));
     let per_matrix = tiles_m * tiles_n;
     let batches = if BATCHED { p.batch_count() } else { 1 };
-    let scratch_len = bm * bk + bk * bn + bm * bn + bk.max(bn);
+    let scratch_len = bm * bk + bk * bn + bm * bn + (MAX_WIDTH * bk).max(bn);
     for_each_task(batches * per_matrix, bm * bn * p.k, &|task| {
         let (batch, tile) = (task / per_matrix, task % per_matrix);
         let (i0, j0) = (tile / tiles_n * bm, tile % tiles_n * bn);

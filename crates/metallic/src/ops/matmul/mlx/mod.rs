@@ -33,6 +33,9 @@ use std::sync::{PoisonError, RwLock};
 
 /// Largest tile side and depth accepted, bounding per-thread scratch.
 const MAX_TILE: usize = 1024;
+/// Smallest side the default rule narrows a tile to: below it packing and
+/// the epilogue cost more than the extra parallelism wins.
+const MIN_TILE_SIDE: usize = 32;
 /// GEMV: output columns per task and k per step (dot products of
 /// contiguous columns need few columns to fill a task; row updates keep a
 /// wider output segment in L1).
@@ -77,7 +80,8 @@ impl MlxCpu {
     /// MR and NR, and each side at most 1024.
     pub fn with_gemm_tile(mut self, tile: Tile) -> Result<MlxCpu> {
         let (mr, nr) = (self.micro.mr, self.micro.nr);
-        let fits = |side: usize, step: usize| side > 0 && side % step == 0 && side <= MAX_TILE;
+        let fits =
+            |side: usize, step: usize| side > 0 && side.is_multiple_of(step) && side <= MAX_TILE;
         if !(fits(tile.bm, mr) && fits(tile.bn, nr) && fits(tile.bk, 1)) {
             return Err(Error::InvalidArgument(format!(
                 "tile {tile:?}: with {} BM must be a multiple of {mr}, BN of {nr}, all sides in 1..={MAX_TILE}",
@@ -157,7 +161,7 @@ impl MlxCpu {
         } else {
             (
                 KernelKind::Gemm,
-                self.gemm_tile.unwrap_or_else(|| self.default_tile()),
+                self.gemm_tile.unwrap_or_else(|| self.default_tile(p)),
             )
         };
         MlxKernelKey {
@@ -168,21 +172,36 @@ impl MlxCpu {
             transpose_a,
             transpose_b,
             batched: p.batch_count() > 1,
-            align_m: p.m % tile.bm == 0,
-            align_n: p.n % tile.bn == 0,
-            align_k: p.k % tile.bk == 0,
+            align_m: p.m.is_multiple_of(tile.bm),
+            align_n: p.n.is_multiple_of(tile.bn),
+            align_k: p.k.is_multiple_of(tile.bk),
             use_out_source: p.beta != 0.0,
             do_axpby: p.alpha != 1.0 || (p.beta != 0.0 && p.beta != 1.0),
         }
     }
 
-    /// Tile of the blocked driver: 8 register tiles tall, 4 wide, 256 deep.
-    fn default_tile(&self) -> Tile {
-        Tile {
-            bm: 8 * self.micro.mr,
-            bn: 4 * self.micro.nr,
-            bk: 256,
+    /// Tile of the blocked driver: 128×256×128 (about 128 rows of
+    /// microtiles), narrowed, then shortened, while the problem has fewer
+    /// than two tiles per pool thread. Measured on the 2-core AVX-512 EPYC,
+    /// f32, one thread, best thread-CPU time of 40 runs (the machine was
+    /// shared, so wall time was noise; the candidates are those of
+    /// benches/mlx_cpu.rs `f32_tile`), GFLOP/s per core at 896×896×128 /
+    /// 128×896×896 with B transposed: 128×256×128 83-90 / 72-75,
+    /// 128×128×128 76-78 / 69, 64×128×128 73-79 / 55-60, 64×64×128 62 / 47-52;
+    /// BK = 256 was no faster than 128.
+    fn default_tile(&self, p: &GemmProblem) -> Tile {
+        let (mr, nr) = (self.micro.mr, self.micro.nr);
+        let rows = |bm: usize| (bm / mr).max(1) * mr;
+        let (mut bm, mut bn) = (rows(128), 256);
+        let wanted = 2 * rayon::current_num_threads();
+        let tasks = |bm: usize, bn: usize| p.batch_count() * p.m.div_ceil(bm) * p.n.div_ceil(bn);
+        while tasks(bm, bn) < wanted && bn >= 2 * MIN_TILE_SIDE.max(nr) {
+            bn /= 2;
         }
+        while tasks(bm, bn) < wanted && rows(bm / 2) >= MIN_TILE_SIDE.max(mr) {
+            bm = rows(bm / 2);
+        }
+        Tile { bm, bn, bk: 128 }
     }
 
     /// The instance for `key`, built on first use.

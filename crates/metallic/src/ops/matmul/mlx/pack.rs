@@ -17,8 +17,11 @@ pub(super) struct Block {
     pub kc: usize,
 }
 
+/// Widest panel (the largest microkernel NR).
+pub(super) const MAX_WIDTH: usize = 32;
+
 /// Packs `block` into `ceil(count / width)` panels of `kc * width` values
-/// at the front of `out`; `convert` holds at least `kc` values.
+/// at the front of `out`; `convert` holds at least `width * kc` values.
 pub(super) fn pack<E: Element>(
     x: &[E],
     block: &Block,
@@ -46,22 +49,27 @@ pub(super) fn pack<E: Element>(
                 step[filled..].fill(0.0);
             }
         } else {
-            for i in 0..filled {
+            // Transpose `filled` runs along k into the panel, writing each
+            // step's `width` values together.
+            let mut buffers = convert.chunks_exact_mut(kc);
+            let mut runs = [&[] as &[f32]; MAX_WIDTH];
+            for (i, run) in runs.iter_mut().enumerate().take(filled) {
                 let start = offset + (first + i) * ld + q0;
-                let run = &x[start..start + kc];
-                let run = match E::as_f32(run) {
-                    Some(run) => run,
+                let source = &x[start..start + kc];
+                *run = match E::as_f32(source) {
+                    Some(source) => source,
                     None => {
-                        E::to_f32_slice(run, &mut convert[..kc]);
-                        &convert[..kc]
+                        let buffer = buffers.next().expect("convert holds a run per panel row");
+                        E::to_f32_slice(source, buffer);
+                        buffer
                     }
                 };
-                for (q, &value) in run.iter().enumerate() {
-                    panel[q * width + i] = value;
-                }
             }
-            for q in 0..kc {
-                panel[q * width + filled..(q + 1) * width].fill(0.0);
+            for (q, step) in panel.chunks_exact_mut(width).enumerate() {
+                for (value, run) in step.iter_mut().zip(&runs[..filled]) {
+                    *value = run[q];
+                }
+                step[filled..].fill(0.0);
             }
         }
     }

@@ -40,7 +40,7 @@ pub(super) fn run(p: &GemmProblem, a: &[u8], b: &[u8], c: &mut [u8]) -> Result<(
             ),
         });
     }
-    let whole_blocks = |n: &usize| n % block == 0;
+    let whole_blocks = |n: &usize| n.is_multiple_of(block);
     if !whole_blocks(&p.k)
         || !whole_blocks(&p.b.offset)
         || !p.b.batch_strides.iter().all(whole_blocks)

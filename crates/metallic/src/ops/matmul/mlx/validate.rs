@@ -58,7 +58,7 @@ pub(super) fn check_operand(
         )));
     }
     let size = operand.dtype.block_bytes();
-    if operand.dtype.block_size() == 1 && buffer.as_ptr() as usize % size != 0 {
+    if operand.dtype.block_size() == 1 && !(buffer.as_ptr() as usize).is_multiple_of(size) {
         return Err(layout(format!("buffer is not aligned to {size} bytes")));
     }
     if rows == 0 || cols == 0 || batch_shape.contains(&0) {

@@ -1,14 +1,19 @@
 //! The `vendor` backend on the CPU: the `gemm` crate for f32 and f16, bf16
 //! and mixed float types through f32 conversions of the spans the batch
-//! touches, quantized B through a cache of dequantized weights.
+//! touches (per call: a float B may be an activation, such as a KV cache,
+//! that changes between calls), quantized B through a cache of dequantized
+//! weights.
 //!
 //! Operands keep their layout: row- or column-major with any leading
 //! dimension and batch strides map to `gemm`'s row and column strides, with
 //! no compaction copy. Work runs on the current rayon pool (the caller
 //! installs the Context's pool).
 
+#[cfg(feature = "cuda")]
+pub mod cublas;
 mod launch;
 mod layout;
+mod weights;
 mod widen;
 
 #[cfg(test)]
@@ -21,10 +26,13 @@ use crate::error::Result;
 use crate::ops::matmul::problem::GemmProblem;
 use launch::{Element, Product};
 use layout::{check_float, check_operand, is_injective, Geometry, Span};
-use widen::{elements, elements_mut, output_scratch, widen, write_output};
+use weights::WeightCache;
+use widen::{elements, elements_mut, output_scratch, widen, write_output, F32Values};
 
 #[derive(Default)]
-pub struct VendorCpu {}
+pub struct VendorCpu {
+    weights: WeightCache,
+}
 
 /// Each operand's checked geometry and span.
 struct Checked {
@@ -34,7 +42,17 @@ struct Checked {
 
 impl VendorCpu {
     pub fn new() -> VendorCpu {
-        VendorCpu {}
+        VendorCpu::default()
+    }
+
+    /// Number of quantized weights held dequantized.
+    pub fn cached_weights(&self) -> usize {
+        self.weights.len()
+    }
+
+    /// Drops every dequantized weight (e.g. when a model is unloaded).
+    pub fn clear_cache(&self) {
+        self.weights.clear();
     }
 
     /// Computes D = α·A·B + β·C for `p`. `a`, `b`, `c`: the whole byte
@@ -71,7 +89,11 @@ impl VendorCpu {
     ) -> Result<()> {
         let [sa, sb, sc] = checked.span;
         let a32 = widen("a", p.a.dtype, a, sa)?;
-        let b32 = widen("b", p.b.dtype, b, sb)?;
+        let b32 = if p.b.dtype.is_quantized() {
+            F32Values::Cached(self.weights.get(p.b.dtype, b, sb)?)
+        } else {
+            widen("b", p.b.dtype, b, sb)?
+        };
         let product = product(p, checked, &a32, &b32, [sa.start, sb.start, sc.start]);
         if p.c.dtype == DType::F32 {
             let c32 = elements_mut::<f32>("c", &mut c[sc.start * 4..sc.end * 4])?;

@@ -10,7 +10,8 @@ use super::VendorCpu;
 use crate::dtype::DType;
 use crate::error::Error;
 use crate::ops::matmul::problem::{GemmProblem, MatrixOperand};
-use crate::testing::{fresh_seed, random_vec, rng, Tolerance, POISON};
+use crate::quant::dequantize_f32;
+use crate::testing::{fresh_seed, random_blocks, random_vec, rng, Tolerance, POISON};
 
 /// How one operand is laid out in its test buffer.
 #[derive(Clone, Debug)]
@@ -88,6 +89,8 @@ struct Buffer {
     words: Vec<u64>,
     dtype: DType,
     len: usize,
+    /// A quantized buffer's values, for the reference.
+    dequantized: Option<Vec<f32>>,
 }
 
 impl Buffer {
@@ -97,6 +100,7 @@ impl Buffer {
             words: vec![0; bytes.div_ceil(8)],
             dtype,
             len: values.len(),
+            dequantized: None,
         };
         let out = buf.bytes_mut();
         for (i, &v) in values.iter().enumerate() {
@@ -114,16 +118,35 @@ impl Buffer {
         buf
     }
 
+    /// `len` (whole blocks) random values of a quantized type.
+    fn random_blocks(g: &mut StdRng, dtype: DType, len: usize) -> Buffer {
+        let bytes = random_blocks(g, dtype, len);
+        let mut words = vec![0u64; bytes.len().div_ceil(8)];
+        bytemuck::cast_slice_mut::<u64, u8>(&mut words)[..bytes.len()].copy_from_slice(&bytes);
+        let mut values = vec![0.0; len];
+        dequantize_f32(dtype, &bytes, &mut values).unwrap();
+        Buffer {
+            words,
+            dtype,
+            len,
+            dequantized: Some(values),
+        }
+    }
+
     fn bytes(&self) -> &[u8] {
-        &bytemuck::cast_slice(&self.words)[..self.len * self.dtype.block_bytes()]
+        let n = self.dtype.bytes_for(self.len).unwrap();
+        &bytemuck::cast_slice(&self.words)[..n]
     }
 
     fn bytes_mut(&mut self) -> &mut [u8] {
-        let n = self.len * self.dtype.block_bytes();
+        let n = self.dtype.bytes_for(self.len).unwrap();
         &mut bytemuck::cast_slice_mut(&mut self.words)[..n]
     }
 
     fn get(&self, i: usize) -> f32 {
+        if let Some(values) = &self.dequantized {
+            return values[i];
+        }
         let b = self.bytes();
         match self.dtype {
             DType::F32 => f32::from_le_bytes(b[4 * i..4 * i + 4].try_into().unwrap()),
@@ -174,9 +197,15 @@ impl Case {
         } else {
             random_vec(g, c_len)
         };
+        let b = if p.b.dtype.is_quantized() {
+            let block = p.b.dtype.block_size();
+            Buffer::random_blocks(g, p.b.dtype, b_len.div_ceil(block) * block)
+        } else {
+            Buffer::encode(p.b.dtype, &random_vec(g, b_len))
+        };
         Case {
             a: Buffer::encode(p.a.dtype, &random_vec(g, a_len)),
-            b: Buffer::encode(p.b.dtype, &random_vec(g, b_len)),
+            b,
             c: Buffer::encode(p.c.dtype, &c_values),
             p,
         }
@@ -209,13 +238,16 @@ impl Case {
     /// Runs the backend on a pool of `threads`, compares with the reference
     /// under `tol`, and checks no byte of C outside the outputs changed.
     fn check(mut self, threads: usize, tol: Tolerance, context: &str) {
+        self.check_with(&VendorCpu::new(), threads, tol, context);
+    }
+
+    fn check_with(&mut self, vendor: &VendorCpu, threads: usize, tol: Tolerance, context: &str) {
         let expected = self.reference();
         let before = self.c.bytes().to_vec();
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
             .unwrap();
-        let vendor = VendorCpu::new();
         let (a, b) = (self.a.bytes(), self.b.bytes());
         pool.install(|| vendor.run(&self.p, a, b, self.c.bytes_mut()))
             .unwrap_or_else(|e| panic!("{context}: {e}"));
@@ -546,4 +578,104 @@ impl Loosest for Tolerance {
     fn max(self, other: Tolerance) -> Tolerance {
         Tolerance::new(self.atol.max(other.atol), self.rtol.max(other.rtol))
     }
+}
+
+/// A quantized weight B (column-major: blocks along k) with padded columns,
+/// an offset and a batch stride, and the Case around it.
+fn quantized_case(g: &mut StdRng, b_type: DType, float: DType, m: usize, beta: f32) -> Case {
+    let block = b_type.block_size();
+    let (n, k) = (5, 2 * block);
+    let a = Layout {
+        pad: 3,
+        ..Layout::dense(float, true, 1)
+    };
+    let c = Layout {
+        pad: 1,
+        offset: 2,
+        ..Layout::dense(float, true, 1)
+    };
+    let b = Layout {
+        pad: block,
+        offset: block,
+        gap: block,
+        ..Layout::dense(b_type, false, 1)
+    };
+    Case::new(g, (m, n, k), vec![2], &a, &b, &c, 0.5, beta)
+}
+
+#[test]
+fn quantized_weights_of_every_block_type_match_the_reference() {
+    let seed = fresh_seed();
+    let mut g = rng(seed);
+    for b_type in DType::ALL.into_iter().filter(|t| t.is_quantized()) {
+        for (float, m, beta) in [
+            (DType::F32, 1, 0.0),
+            (DType::F16, 3, 1.0),
+            (DType::BF16, 2, 0.0),
+        ] {
+            let case = quantized_case(&mut g, b_type, float, m, beta);
+            let context = format!("seed {seed}, {float} × {b_type}, m {m}, beta {beta}");
+            case.check(2, tolerance(float), &context);
+        }
+    }
+}
+
+#[test]
+fn dequantized_weights_are_cached_and_rewritten_contents_are_not_served_stale() {
+    let seed = fresh_seed();
+    let mut g = rng(seed);
+    let vendor = VendorCpu::new();
+    let mut case = quantized_case(&mut g, DType::Q4_K, DType::F32, 1, 0.0);
+    case.check_with(
+        &vendor,
+        2,
+        Tolerance::F32,
+        &format!("seed {seed}, first call"),
+    );
+    assert_eq!(vendor.cached_weights(), 1);
+    case.check_with(&vendor, 2, Tolerance::F32, &format!("seed {seed}, cached"));
+    assert_eq!(
+        vendor.cached_weights(),
+        1,
+        "the same weight is dequantized once"
+    );
+    // New contents at the same address and length: a different weight.
+    let address = case.b.words.as_ptr();
+    let fresh = Buffer::random_blocks(&mut g, DType::Q4_K, case.b.len);
+    case.b.words.copy_from_slice(&fresh.words);
+    case.b.dequantized = fresh.dequantized;
+    assert_eq!(case.b.words.as_ptr(), address);
+    case.check_with(
+        &vendor,
+        2,
+        Tolerance::F32,
+        &format!("seed {seed}, rewritten"),
+    );
+    assert_eq!(vendor.cached_weights(), 2);
+    vendor.clear_cache();
+    assert_eq!(vendor.cached_weights(), 0);
+}
+
+#[test]
+fn quantized_operands_off_block_boundaries_are_errors() {
+    let mut g = rng(fresh_seed());
+    let case = quantized_case(&mut g, DType::Q8_0, DType::F32, 1, 0.0);
+    let vendor = VendorCpu::new();
+    let mut c = vec![0u64; 64];
+    let mut run = |p: &GemmProblem| {
+        let c = &mut bytemuck::cast_slice_mut(&mut c)[..];
+        match vendor.run(p, case.a.bytes(), case.b.bytes(), c) {
+            Err(Error::Layout { operand: "b", .. }) => {}
+            other => panic!("expected a layout error for b, got {other:?}"),
+        }
+    };
+    let mut p = case.p.clone();
+    p.b.offset += 1;
+    run(&p);
+    let mut p = case.p.clone();
+    p.b.ld += 16;
+    run(&p);
+    let mut p = case.p.clone();
+    p.b.row_major = true;
+    run(&p);
 }

@@ -4,6 +4,7 @@
 //! element by element, so padding between rows is never overwritten.
 
 use std::ops::Deref;
+use std::sync::Arc;
 
 use half::slice::HalfFloatSliceExt;
 use half::{bf16, f16};
@@ -12,11 +13,12 @@ use super::layout::{Geometry, Span};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 
-/// An operand's span as f32 values: the buffer itself or a per-call
-/// conversion.
+/// An operand's span as f32 values: the buffer itself, a per-call
+/// conversion, or a cached dequantized weight.
 pub(super) enum F32Values<'a> {
     Borrowed(&'a [f32]),
     Converted(Vec<f32>),
+    Cached(Arc<Vec<f32>>),
 }
 
 impl Deref for F32Values<'_> {
@@ -25,6 +27,7 @@ impl Deref for F32Values<'_> {
         match self {
             F32Values::Borrowed(v) => v,
             F32Values::Converted(v) => v,
+            F32Values::Cached(v) => v,
         }
     }
 }

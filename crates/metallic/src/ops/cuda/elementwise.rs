@@ -1,0 +1,116 @@
+//! Residual and bias addition, and the SwiGLU gate.
+
+use super::{blocks_for, check_float, check_rows, key, BLOCK};
+use crate::device::cuda::{launch, u32_of, Arg, CudaBuffer, KernelSource};
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+
+static SOURCE: KernelSource = KernelSource {
+    name: "elementwise",
+    text: include_str!("elementwise.cu"),
+};
+
+/// A matrix of `rows` × `cols` values whose rows are `row_stride` apart.
+#[derive(Clone, Copy, Debug)]
+pub struct Rows {
+    pub rows: usize,
+    pub cols: usize,
+    pub row_stride: usize,
+}
+
+/// x[r, c] += y[r, c] (residual add), or with `y_row_stride` 0, adds one row
+/// `y` to every row of x (bias). x has dtype `act`, y dtype `y_dtype`.
+pub fn add_rows(
+    x: &mut CudaBuffer,
+    act: DType,
+    shape: Rows,
+    y: &CudaBuffer,
+    y_dtype: DType,
+    y_row_stride: usize,
+) -> Result<()> {
+    check_float(act, "add_rows x")?;
+    check_float(y_dtype, "add_rows y")?;
+    check_rows(
+        x,
+        act,
+        shape.rows,
+        shape.cols,
+        shape.row_stride,
+        "add_rows x",
+    )?;
+    check_rows(
+        y,
+        y_dtype,
+        shape.rows,
+        shape.cols,
+        y_row_stride,
+        "add_rows y",
+    )?;
+    if shape.rows * shape.cols == 0 {
+        return Ok(());
+    }
+    let device = x.device().clone();
+    device.check_buffers(&[y], "add_rows")?;
+    let args = [
+        Arg::Ptr(x.device_ptr()),
+        Arg::Ptr(y.device_ptr()),
+        Arg::U32(u32_of(shape.rows, "rows")?),
+        Arg::U32(u32_of(shape.cols, "cols")?),
+        Arg::U32(u32_of(shape.row_stride, "x row stride")?),
+        Arg::U32(u32_of(y_row_stride, "y row stride")?),
+    ];
+    // SAFETY: the arguments follow `add_rows` in elementwise.cu; both buffers
+    // were checked to hold every row the kernel reads or writes.
+    unsafe {
+        launch(
+            &device,
+            key(&SOURCE, "add_rows", act, y_dtype),
+            (blocks_for(shape.rows * shape.cols), 1, 1),
+            BLOCK,
+            &args,
+        )
+    }
+}
+
+/// out = silu(gate) · up, elementwise over `rows` contiguous rows of
+/// `cols` values, all of dtype `act`.
+pub fn swiglu(
+    out: &mut CudaBuffer,
+    gate: &CudaBuffer,
+    up: &CudaBuffer,
+    act: DType,
+    rows: usize,
+    cols: usize,
+) -> Result<()> {
+    check_float(act, "swiglu")?;
+    check_rows(out, act, rows, cols, cols, "swiglu out")?;
+    check_rows(gate, act, rows, cols, cols, "swiglu gate")?;
+    check_rows(up, act, rows, cols, cols, "swiglu up")?;
+    if rows * cols == 0 {
+        return Ok(());
+    }
+    let device = out.device().clone();
+    device.check_buffers(&[gate, up], "swiglu")?;
+    let stride = u32_of(cols, "cols")?;
+    let args = [
+        Arg::Ptr(out.device_ptr()),
+        Arg::Ptr(gate.device_ptr()),
+        Arg::Ptr(up.device_ptr()),
+        Arg::U32(u32_of(rows, "rows")?),
+        Arg::U32(stride),
+        Arg::U32(stride),
+        Arg::U32(stride),
+        Arg::U32(stride),
+    ];
+    // SAFETY: the arguments follow `swiglu` in elementwise.cu; the three
+    // buffers were checked to hold every row the kernel touches.
+    unsafe {
+        launch(
+            &device,
+            key(&SOURCE, "swiglu", act, act),
+            (blocks_for(rows * cols), 1, 1),
+            BLOCK,
+            &args,
+        )
+    }
+}

@@ -1,0 +1,113 @@
+//! The CUDA device behind the engine's own API: `Device::Cuda` tensors,
+//! copies between devices, and `Context::matmul` routed to cuBLAS, with
+//! profiling timed by CUDA events.
+#![cfg(feature = "cuda")]
+
+mod gpu_common;
+
+use metallic::ops::matmul::BackendChoice;
+use metallic::testing::{assert_close, fresh_seed, random_vec, rng, Tolerance};
+use metallic::{Context, DType, Device, Error, Tensor};
+
+fn cuda() -> Device {
+    Device::Cuda(gpu_common::device())
+}
+
+/// `a [batch, m, k] · bᵀ` with b stored [n, k], in float64.
+fn reference(a: &[f32], b: &[f32], batch: usize, m: usize, n: usize, k: usize) -> Vec<f64> {
+    let mut out = Vec::with_capacity(batch * m * n);
+    for bi in 0..batch {
+        for i in 0..m {
+            for j in 0..n {
+                out.push(
+                    (0..k)
+                        .map(|l| a[(bi * m + i) * k + l] as f64 * b[j * k + l] as f64)
+                        .sum(),
+                );
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn context_matmul_on_cuda_runs_cublas() {
+    let device = cuda();
+    let ctx = Context::builder(device.clone())
+        .profile(Some(true))
+        .build()
+        .unwrap();
+    let seed = fresh_seed();
+    let mut r = rng(seed);
+    let (batch, m, n, k) = (3, 5, 7, 64);
+    let a_values = random_vec(&mut r, batch * m * k);
+    let b_values = random_vec(&mut r, n * k);
+    let a = Tensor::from_f32(&device, &a_values, &[batch, m, k]).unwrap();
+    let b = Tensor::from_f32(&device, &b_values, &[n, k]).unwrap();
+    let out = ctx.matmul(&a, &b, false, true).unwrap();
+    assert_eq!(out.device(), device);
+    assert_eq!(out.shape(), &[batch, m, n]);
+    assert_close(
+        &out.to_f32_vec().unwrap(),
+        &reference(&a_values, &b_values, batch, m, n, k),
+        Tolerance::F32,
+    );
+    // Another thread, where the CUDA context is not yet current.
+    let again = std::thread::scope(|s| {
+        s.spawn(|| {
+            ctx.matmul(&a, &b, false, true)
+                .unwrap()
+                .to_f32_vec()
+                .unwrap()
+        })
+        .join()
+        .unwrap()
+    });
+    assert_close(
+        &again,
+        &reference(&a_values, &b_values, batch, m, n, k),
+        Tolerance::F32,
+    );
+    let records = ctx.instrumentation().records();
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[0].backend, "vendor");
+    assert!(records[0].duration.as_nanos() > 0, "seed {seed}");
+}
+
+#[test]
+fn mlx_on_cuda_is_refused_and_host_access_needs_a_copy() {
+    let device = cuda();
+    let ctx = Context::builder(device.clone())
+        .backend(BackendChoice::Mlx)
+        .build()
+        .unwrap();
+    let mut r = rng(fresh_seed());
+    let values = random_vec(&mut r, 16);
+    let a = Tensor::from_f32(&device, &values, &[4, 4]).unwrap();
+    assert!(matches!(
+        ctx.matmul(&a, &a.clone(), false, false),
+        Err(Error::Unsupported(_))
+    ));
+    assert!(matches!(a.buffer().read(), Err(Error::Unsupported(_))));
+    let host = a.transpose(0, 1).unwrap().to_device(&Device::Cpu).unwrap();
+    let expected: Vec<f64> = (0..16)
+        .map(|i| values[(i % 4) * 4 + i / 4] as f64)
+        .collect();
+    assert_close(&host.to_f32_vec().unwrap(), &expected, Tolerance::F32);
+    let back = host.to_device(&device).unwrap();
+    assert_close(&back.to_f32_vec().unwrap(), &expected, Tolerance::F32);
+    let cpu_ctx = Context::new(Device::Cpu).unwrap();
+    assert!(cpu_ctx.matmul(&a, &host, false, false).is_err());
+}
+
+#[test]
+fn devices_parse_from_names() {
+    assert_eq!(Device::parse("cpu").unwrap(), Device::Cpu);
+    let cuda = Device::parse("cuda:0").unwrap();
+    assert_eq!(cuda.to_string(), "cuda:0");
+    assert!(!cuda.is_host());
+    assert!(Device::parse("tpu").is_err());
+    assert!(Device::parse("cuda:x").is_err());
+    let empty = Tensor::empty(&cuda, DType::F16, &[2, 3]).unwrap();
+    assert_eq!(empty.to_f32_vec().unwrap(), vec![0.0; 6]);
+}

@@ -1,0 +1,391 @@
+//! The GPU ops of the forward pass against plain float64 CPU references, on
+//! fresh random inputs, with poisoned outputs, for F32, F16 and BF16.
+#![cfg(feature = "cuda")]
+
+mod gpu_common;
+
+use gpu_common::*;
+use metallic::device::cuda::CudaBuffer;
+use metallic::ops::cuda::{self as ops, AttentionShape, RopeShape, Rows};
+use metallic::testing::{check_close, fresh_seed, random_vec, rng};
+use metallic::DType;
+use rand::Rng;
+
+fn contiguous(rows: usize, cols: usize) -> Rows {
+    Rows {
+        rows,
+        cols,
+        row_stride: cols,
+    }
+}
+
+#[test]
+fn rms_norm_matches_reference() {
+    let device = device();
+    let seed = fresh_seed();
+    let mut r = rng(seed);
+    for act in FLOATS {
+        for weight_dtype in [act, DType::F32] {
+            for (rows, dim, stride) in [(5, 896, 896), (3, 100, 130), (1, 1, 1)] {
+                let (x, xr) = upload_random(&device, &mut r, (rows - 1) * stride + dim, act);
+                let (w, wr) = upload_random(&device, &mut r, dim, weight_dtype);
+                let mut out = poisoned(&device, rows * dim, act);
+                let eps = 1e-6;
+                let shape = Rows {
+                    rows,
+                    cols: dim,
+                    row_stride: stride,
+                };
+                ops::rms_norm(&mut out, &x, act, shape, &w, weight_dtype, eps).unwrap();
+                let mut expected = Vec::new();
+                for row in 0..rows {
+                    let v = &xr[row * stride..row * stride + dim];
+                    let ms = v.iter().map(|x| x * x).sum::<f64>() / dim as f64;
+                    let scale = 1.0 / (ms + eps as f64).sqrt();
+                    expected.extend(v.iter().zip(&wr).map(|(x, w)| x * scale * w));
+                }
+                check_close(&download(&out, act), &expected, tolerance(act)).unwrap_or_else(|m| {
+                    panic!("{act} w {weight_dtype} {rows}x{dim} seed {seed}: {m}")
+                });
+            }
+        }
+    }
+}
+
+fn rope_ref(x: &mut [f64], shape: RopeShape, first_position: usize, base: f64) {
+    let half = shape.head_dim / 2;
+    for t in 0..shape.tokens {
+        for h in 0..shape.heads {
+            let o = t * shape.token_stride + h * shape.head_stride;
+            for i in 0..half {
+                let angle = (first_position + t) as f64
+                    * base.powf(-2.0 * i as f64 / shape.head_dim as f64);
+                let (s, c) = angle.sin_cos();
+                let (x0, x1) = (x[o + i], x[o + i + half]);
+                x[o + i] = x0 * c - x1 * s;
+                x[o + i + half] = x0 * s + x1 * c;
+            }
+        }
+    }
+}
+
+#[test]
+fn rope_matches_reference() {
+    let device = device();
+    let seed = fresh_seed();
+    let mut r = rng(seed);
+    for act in FLOATS {
+        // Packed Qwen heads, and padded heads inside padded tokens.
+        for shape in [
+            RopeShape {
+                tokens: 7,
+                heads: 14,
+                head_dim: 64,
+                token_stride: 14 * 64,
+                head_stride: 64,
+            },
+            RopeShape {
+                tokens: 3,
+                heads: 2,
+                head_dim: 128,
+                token_stride: 300,
+                head_stride: 140,
+            },
+        ] {
+            let first = r.random_range(0..5000);
+            let len = (shape.tokens - 1) * shape.token_stride
+                + (shape.heads - 1) * shape.head_stride
+                + shape.head_dim;
+            let (mut x, mut expected) = upload_random(&device, &mut r, len, act);
+            ops::rope(&mut x, act, shape, first, 1_000_000.0).unwrap();
+            rope_ref(&mut expected, shape, first, 1_000_000.0);
+            check_close(&download(&x, act), &expected, tolerance(act))
+                .unwrap_or_else(|m| panic!("{act} {shape:?} pos {first} seed {seed}: {m}"));
+        }
+    }
+}
+
+/// Causal GQA in float64: q [tokens, heads, d], caches [positions, kv_heads, d].
+fn attention_ref(q: &[f64], k: &[f64], v: &[f64], s: AttentionShape) -> Vec<f64> {
+    let scale = s.scale as f64;
+    let d = s.head_dim;
+    let group = s.heads / s.kv_heads;
+    let mut out = vec![0.0; s.tokens * s.heads * d];
+    for t in 0..s.tokens {
+        for h in 0..s.heads {
+            let qo = t * s.q_token_stride + h * s.q_head_stride;
+            let kvh = h / group;
+            let keys = s.first_position + t + 1;
+            let scores: Vec<f64> = (0..keys)
+                .map(|j| {
+                    let ko = j * s.kv_pos_stride + kvh * s.kv_head_stride;
+                    (0..d).map(|e| q[qo + e] * k[ko + e]).sum::<f64>() * scale
+                })
+                .collect();
+            let max = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let weights: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
+            let total: f64 = weights.iter().sum();
+            for e in 0..d {
+                let value: f64 = (0..keys)
+                    .map(|j| weights[j] * v[j * s.kv_pos_stride + kvh * s.kv_head_stride + e])
+                    .sum();
+                out[(t * s.heads + h) * d + e] = value / total;
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn attention_prefill_and_decode_match_reference() {
+    let device = device();
+    let seed = fresh_seed();
+    let mut r = rng(seed);
+    let capacity = 80;
+    for act in FLOATS {
+        for (tokens, first_position, heads, kv_heads, head_dim) in [
+            (9, 0, 14, 2, 64),  // prefill
+            (1, 37, 14, 2, 64), // decode
+            (5, 11, 14, 2, 64), // prefill continuing a cache
+            (1, 70, 4, 4, 128), // decode, no sharing, larger head
+            (3, 2, 8, 1, 32),   // one KV head shared by all
+        ] {
+            let s = AttentionShape {
+                tokens,
+                heads,
+                kv_heads,
+                head_dim,
+                first_position,
+                q_token_stride: heads * head_dim,
+                q_head_stride: head_dim,
+                kv_pos_stride: kv_heads * head_dim,
+                kv_head_stride: head_dim,
+                out_token_stride: heads * head_dim,
+                out_head_stride: head_dim,
+                scale: 1.0 / (head_dim as f32).sqrt(),
+            };
+            let (q, qr) = upload_random(&device, &mut r, tokens * heads * head_dim, act);
+            // Cache positions past the last attended one hold NaN: reading
+            // them (a causal-mask bug) poisons the output.
+            let written = (first_position + tokens) * kv_heads * head_dim;
+            let cache = |r: &mut rand::rngs::StdRng| {
+                let mut values = random_vec(r, capacity * kv_heads * head_dim);
+                values[written..].fill(f32::NAN);
+                upload(&device, &values, act)
+            };
+            let (k, kr) = cache(&mut r);
+            let (v, vr) = cache(&mut r);
+            let mut out = poisoned(&device, tokens * heads * head_dim, act);
+            ops::attention(&mut out, &q, &k, &v, act, act, s).unwrap();
+            let expected = attention_ref(&qr, &kr, &vr, s);
+            check_close(&download(&out, act), &expected, tolerance(act))
+                .unwrap_or_else(|m| panic!("{act} {s:?} seed {seed}: {m}"));
+        }
+    }
+}
+
+#[test]
+fn swiglu_and_add_rows_match_reference() {
+    let device = device();
+    let seed = fresh_seed();
+    let mut r = rng(seed);
+    for act in FLOATS {
+        let (rows, cols) = (6, 4864);
+        let (gate, gr) = upload_random(&device, &mut r, rows * cols, act);
+        let (up, ur) = upload_random(&device, &mut r, rows * cols, act);
+        let mut out = poisoned(&device, rows * cols, act);
+        ops::swiglu(&mut out, &gate, &up, act, rows, cols).unwrap();
+        let expected: Vec<f64> = gr
+            .iter()
+            .zip(&ur)
+            .map(|(g, u)| g / (1.0 + (-g).exp()) * u)
+            .collect();
+        check_close(&download(&out, act), &expected, tolerance(act))
+            .unwrap_or_else(|m| panic!("swiglu {act} seed {seed}: {m}"));
+
+        // Residual (same shape) and bias (one F32 row broadcast) additions
+        // into padded rows.
+        for (y_dtype, y_stride) in [(act, 33), (DType::F32, 0)] {
+            let (rows, cols, x_stride) = (4, 30, 31);
+            let (mut x, xr) = upload_random(&device, &mut r, (rows - 1) * x_stride + cols, act);
+            let y_len = if y_stride == 0 {
+                cols
+            } else {
+                (rows - 1) * y_stride + cols
+            };
+            let (y, yr) = upload_random(&device, &mut r, y_len, y_dtype);
+            ops::add_rows(
+                &mut x,
+                act,
+                Rows {
+                    rows,
+                    cols,
+                    row_stride: x_stride,
+                },
+                &y,
+                y_dtype,
+                y_stride,
+            )
+            .unwrap();
+            let mut expected = xr.clone();
+            for row in 0..rows {
+                for c in 0..cols {
+                    expected[row * x_stride + c] += yr[row * y_stride + c];
+                }
+            }
+            check_close(&download(&x, act), &expected, tolerance(act))
+                .unwrap_or_else(|m| panic!("add_rows {act} + {y_dtype} seed {seed}: {m}"));
+        }
+    }
+}
+
+#[test]
+fn argmax_picks_the_first_largest() {
+    let device = device();
+    let seed = fresh_seed();
+    let mut r = rng(seed);
+    for act in FLOATS {
+        let (rows, vocab, stride) = (3, 151_936, 152_000);
+        let mut values = random_vec(&mut r, (rows - 1) * stride + vocab);
+        // NaN never wins; a tie goes to the lower index.
+        values[5] = f32::NAN;
+        let top = r.random_range(0..vocab / 2);
+        values[stride + top] = 4.0;
+        values[stride + top + vocab / 2] = 4.0;
+        let (logits, lr) = upload(&device, &values, act);
+        let mut out = CudaBuffer::from_slice(&device, &vec![u32::MAX; rows]).unwrap();
+        ops::argmax(&mut out, &logits, act, rows, vocab, stride).unwrap();
+        let expected: Vec<u32> = (0..rows)
+            .map(|row| {
+                let v = &lr[row * stride..row * stride + vocab];
+                let mut best = 0;
+                for (i, &value) in v.iter().enumerate() {
+                    if value > v[best] || v[best].is_nan() {
+                        best = i;
+                    }
+                }
+                best as u32
+            })
+            .collect();
+        assert_eq!(out.to_vec::<u32>().unwrap(), expected, "{act} seed {seed}");
+    }
+}
+
+const TABLE_TYPES: [DType; 7] = [
+    DType::F32,
+    DType::F16,
+    DType::BF16,
+    DType::Q8_0,
+    DType::Q5_0,
+    DType::Q4_K,
+    DType::Q6_K,
+];
+
+/// A random table of `n` values of `dtype`: its bytes and exact values.
+fn random_table(r: &mut impl Rng, dtype: DType, n: usize) -> (Vec<u8>, Vec<f64>) {
+    if dtype.is_quantized() {
+        let bytes = random_blocks(r, dtype, n);
+        let values = dequantize_ref(&bytes, dtype);
+        (bytes, values)
+    } else {
+        let values = random_vec(r, n);
+        (encode(&values, dtype), round(&values, dtype))
+    }
+}
+
+#[test]
+fn dequantize_matches_reference() {
+    let device = device();
+    let seed = fresh_seed();
+    let mut r = rng(seed);
+    for src_dtype in TABLE_TYPES {
+        let n = 256 * 5;
+        let (bytes, values) = random_table(&mut r, src_dtype, n);
+        let src = CudaBuffer::from_bytes(&device, &bytes).unwrap();
+        for out_dtype in FLOATS {
+            let mut out = poisoned(&device, n, out_dtype);
+            ops::dequantize(&mut out, out_dtype, &src, src_dtype, n).unwrap();
+            check_close(&download(&out, out_dtype), &values, tolerance(out_dtype))
+                .unwrap_or_else(|m| panic!("{src_dtype} -> {out_dtype} seed {seed}: {m}"));
+        }
+    }
+}
+
+#[test]
+fn embedding_matches_reference() {
+    let device = device();
+    let seed = fresh_seed();
+    let mut r = rng(seed);
+    let (vocab, dim) = (50, 512);
+    for table_dtype in TABLE_TYPES {
+        let (bytes, values) = random_table(&mut r, table_dtype, vocab * dim);
+        let table = CudaBuffer::from_bytes(&device, &bytes).unwrap();
+        let ids: Vec<u32> = (0..9)
+            .map(|_| r.random_range(0..vocab as u32))
+            .chain([0, vocab as u32 - 1, 3, 3])
+            .collect();
+        for act in FLOATS {
+            let mut out = poisoned(&device, ids.len() * dim, act);
+            ops::embedding(&mut out, act, &table, table_dtype, vocab, dim, &ids).unwrap();
+            let expected: Vec<f64> = ids
+                .iter()
+                .flat_map(|&id| {
+                    values[id as usize * dim..(id as usize + 1) * dim]
+                        .iter()
+                        .copied()
+                })
+                .collect();
+            check_close(&download(&out, act), &expected, tolerance(act))
+                .unwrap_or_else(|m| panic!("{table_dtype} -> {act} seed {seed}: {m}"));
+        }
+        let mut out = poisoned(&device, dim, DType::F32);
+        let bad = ops::embedding(
+            &mut out,
+            DType::F32,
+            &table,
+            table_dtype,
+            vocab,
+            dim,
+            &[vocab as u32],
+        );
+        assert!(bad.is_err(), "an id past the vocabulary must be refused");
+    }
+}
+
+#[test]
+fn ops_refuse_buffers_too_small() {
+    let device = device();
+    let mut r = rng(fresh_seed());
+    let x = CudaBuffer::from_slice(&device, &random_vec(&mut r, 99)).unwrap();
+    let w = CudaBuffer::from_slice(&device, &random_vec(&mut r, 10)).unwrap();
+    let mut out = poisoned(&device, 100, DType::F32);
+    assert!(ops::rms_norm(
+        &mut out,
+        &x,
+        DType::F32,
+        contiguous(10, 10),
+        &w,
+        DType::F32,
+        1e-6
+    )
+    .is_err());
+    let mut y = CudaBuffer::from_slice(&device, &random_vec(&mut r, 100)).unwrap();
+    let shape = RopeShape {
+        tokens: 2,
+        heads: 2,
+        head_dim: 26,
+        token_stride: 52,
+        head_stride: 26,
+    };
+    assert!(ops::rope(&mut y, DType::F32, shape, 0, 10_000.0).is_err());
+    assert!(ops::rms_norm(
+        &mut out,
+        &x,
+        DType::Q8_0,
+        contiguous(1, 10),
+        &w,
+        DType::F32,
+        1e-6
+    )
+    .is_err());
+}
