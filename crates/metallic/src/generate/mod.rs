@@ -4,6 +4,7 @@
 pub mod bench;
 mod model;
 pub mod perplexity;
+mod qwen2;
 pub mod run;
 pub mod sampler;
 pub mod session;
