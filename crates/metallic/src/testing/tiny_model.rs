@@ -2,6 +2,7 @@
 //! tokenizer, for tests that need a whole model file but not the real one.
 
 use rand::rngs::StdRng;
+use rand::Rng;
 use std::path::{Path, PathBuf};
 
 use super::{random_vec, rng};
@@ -12,10 +13,17 @@ use crate::quant::quantize;
 use crate::tokenizer::byte_level::byte_to_char;
 use crate::tokenizer::TokenizerParts;
 
-/// Special tokens after the 256 byte tokens: (text, GGUF token type).
+/// Special tokens after the 256 byte tokens (control tokens).
 const SPECIALS: &[&str] = &["<|endoftext|>", "<|im_start|>", "<|im_end|>"];
 const CONTROL: i32 = 3;
 const NORMAL: i32 = 1;
+
+/// RoPE base and RMS-norm epsilon of every tiny model.
+pub const TINY_ROPE_BASE: f32 = 10_000.0;
+pub const TINY_RMS_EPS: f32 = 1e-6;
+
+/// Tokens of `byte_tokenizer_parts`: the vocabulary of every tiny model.
+pub const TINY_VOCAB: usize = 256 + SPECIALS.len();
 
 /// One token per byte, then `<|endoftext|>` (BOS), `<|im_start|>` and
 /// `<|im_end|>` (EOS); no merges, so every byte of text is one token.
@@ -36,7 +44,8 @@ pub fn byte_tokenizer_parts() -> TokenizerParts {
     }
 }
 
-/// Dimensions of a tiny model; the vocabulary is the byte tokenizer's.
+/// Dimensions of a tiny model; the vocabulary is the byte tokenizer's
+/// (`TINY_VOCAB`).
 #[derive(Clone, Copy, Debug)]
 pub struct TinyDims {
     pub hidden: usize,
@@ -61,7 +70,7 @@ impl Default for TinyDims {
 }
 
 /// Writes a tiny Qwen2 model to `path`: matrices (the embedding table too)
-/// in `matrix_type` (a type `quant::quantize` writes), norms and biases in
+/// in `matrix_type`, norms and biases in
 /// F32, a separate output matrix unless `tied`.
 pub fn write_tiny_qwen2(
     path: &Path,
@@ -85,8 +94,11 @@ pub fn write_tiny_qwen2(
         .metadata("qwen2.feed_forward_length", u32v(d.ffn))
         .metadata("qwen2.attention.head_count", u32v(d.heads))
         .metadata("qwen2.attention.head_count_kv", u32v(d.kv_heads))
-        .metadata("qwen2.rope.freq_base", Value::F32(10_000.0))
-        .metadata("qwen2.attention.layer_norm_rms_epsilon", Value::F32(1e-6))
+        .metadata("qwen2.rope.freq_base", Value::F32(TINY_ROPE_BASE))
+        .metadata(
+            "qwen2.attention.layer_norm_rms_epsilon",
+            Value::F32(TINY_RMS_EPS),
+        )
         .metadata("qwen2.context_length", u32v(d.context))
         .metadata("tokenizer.ggml.model", Value::String("gpt2".into()))
         .metadata("tokenizer.ggml.pre", Value::String(parts.pre.clone()))
@@ -103,15 +115,7 @@ pub fn write_tiny_qwen2(
     // the embedding table's rows are the activations and are not scaled.
     let matrix =
         |w: GgufWriter, name: String, rows: usize, cols: usize, scale: f32, r: &mut StdRng| {
-            let values: Vec<f32> = random_vec(r, rows * cols)
-                .iter()
-                .map(|v| v * scale)
-                .collect();
-            let size = matrix_type.bytes_for(values.len()).ok_or_else(|| {
-                crate::Error::Unsupported(format!("{matrix_type} rows of {cols} values"))
-            })?;
-            let mut bytes = vec![0u8; size];
-            quantize(matrix_type, &values, &mut bytes)?;
+            let bytes = random_weights(matrix_type, rows * cols, scale, r)?;
             Ok::<_, crate::Error>(w.tensor(name, &[cols as u64, rows as u64], matrix_type, bytes))
         };
     let scaled = |cols: usize| 2.0 / (cols as f32).sqrt();
@@ -196,6 +200,40 @@ pub fn write_tiny_qwen2(
         )?;
     }
     w.write_to(path)
+}
+
+/// `n` random weights of about `scale` in `dtype`: quantized from uniform
+/// values where the crate has a quantizer, else (K-quants) random blocks
+/// with scales that keep the values within ±`scale`.
+pub fn random_weights(dtype: DType, n: usize, scale: f32, r: &mut StdRng) -> Result<Vec<u8>> {
+    let size = dtype
+        .bytes_for(n)
+        .ok_or_else(|| crate::Error::Unsupported(format!("{n} values of {dtype}")))?;
+    let mut bytes = vec![0u8; size];
+    let f16 = |v: f32| half::f16::from_f32(v).to_le_bytes();
+    match dtype {
+        DType::Q4_K => {
+            // d·sc·q − dmin·m with 6-bit sc, m and 4-bit q.
+            r.fill(&mut bytes[..]);
+            for block in bytes.chunks_mut(dtype.block_bytes()) {
+                block[0..2].copy_from_slice(&f16(2.0 * scale / (63.0 * 15.0)));
+                block[2..4].copy_from_slice(&f16(scale / 63.0));
+            }
+        }
+        DType::Q6_K => {
+            // d·sc·(q − 32) with signed 8-bit sc and 6-bit q; d is last.
+            r.fill(&mut bytes[..]);
+            for block in bytes.chunks_mut(dtype.block_bytes()) {
+                let at = block.len() - 2;
+                block[at..].copy_from_slice(&f16(scale / (128.0 * 32.0)));
+            }
+        }
+        _ => {
+            let values: Vec<f32> = random_vec(r, n).iter().map(|v| v * scale).collect();
+            quantize(dtype, &values, &mut bytes)?;
+        }
+    }
+    Ok(bytes)
 }
 
 /// A tiny model in the system's temporary directory, removed on drop.
