@@ -79,7 +79,7 @@ const QUANTIZED: [DType; 4] = [DType::Q5_0, DType::Q8_0, DType::Q4_K, DType::Q6_
 
 fn cases() -> Vec<Case> {
     let mut cases = Vec::new();
-    for m in [1, 128] {
+    for m in [1, 32, 128] {
         for (name, n, k) in LINEARS {
             // Rows of 896 are not whole 256-value blocks: the model's GGUF
             // stores those weights as Q5_0/Q8_0, and K types only for down.
