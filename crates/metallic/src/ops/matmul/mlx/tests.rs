@@ -5,6 +5,7 @@
 
 use super::*;
 use crate::dtype::DType;
+use crate::ops::matmul::MatrixOperand;
 use crate::testing::{check_close, fresh_seed, random_vec, rng, Tolerance, POISON};
 use half::{bf16, f16};
 use rand::Rng;
@@ -744,4 +745,44 @@ fn check_quantized<E: TestElement>(w_type: DType, beta: f32) {
         "{w_type} {} beta {beta} (seed {seed})",
         E::DTYPE
     );
+}
+
+/// Grouped-query attention's shape, `[2, 7, m, k] × [2, 1, k, n]`: with A's
+/// and C's matrices stacked, the 7 shared-B matrices fold into one product
+/// of 7·m rows (even m = 1 rows become a blocked product); `[3, m, k] ×
+/// [k, n]` folds completely.
+#[test]
+fn shared_b_batches_fold_into_m() {
+    for m in [1, 5] {
+        for transpose_b in [false, true] {
+            let stacked = Case {
+                row_major: [true, !transpose_b, true],
+                pad: 0,
+                ..Case::plain(m, 40, 64)
+            };
+            let grouped = Case {
+                batch_shape: vec![2, 7],
+                broadcast_a: vec![false, false],
+                broadcast_b: vec![false, true],
+                ..stacked.clone()
+            };
+            let shared = Case {
+                batch_shape: vec![3],
+                broadcast_a: vec![false],
+                broadcast_b: vec![true],
+                beta: 0.5,
+                ..stacked.clone()
+            };
+            for (case, batched) in [(grouped, true), (shared, false)] {
+                let cpu = MlxCpu::new();
+                check_case::<f32>(&cpu, &case);
+                let key = cpu.cached_kernels()[0];
+                assert_eq!(
+                    (key.kind, key.batched),
+                    (KernelKind::Gemm, batched),
+                    "{case:?}"
+                );
+            }
+        }
+    }
 }
