@@ -5,6 +5,7 @@
 
 use super::*;
 use crate::dtype::DType;
+use crate::ops::matmul::MatrixOperand;
 use crate::testing::{check_close, fresh_seed, random_vec, rng, Tolerance, POISON};
 use half::{bf16, f16};
 use rand::Rng;
@@ -65,6 +66,9 @@ struct Case {
     offset: usize,
     alpha: f32,
     beta: f32,
+    /// C's batch matrices side by side within its rows (row-major C):
+    /// attention heads written into `[seq, heads·d]`.
+    interleaved_c: bool,
 }
 
 impl Case {
@@ -81,6 +85,7 @@ impl Case {
             offset: 5,
             alpha: 1.0,
             beta: 0.0,
+            interleaved_c: false,
         }
     }
 }
@@ -146,13 +151,23 @@ fn check_case<E: TestElement>(cpu: &MlxCpu, case: &Case) {
     let (b, op_b) = operand::<E>(case, case.k, case.n, rb, &case.broadcast_b, |n| {
         random_vec(&mut rng, n)
     });
-    let (c_before, op_c) = operand::<E>(case, case.m, case.n, rc, &none, |n| {
+    let (mut c_before, mut op_c) = operand::<E>(case, case.m, case.n, rc, &none, |n| {
         if case.beta == 0.0 {
             vec![POISON; n]
         } else {
             random_vec(&mut rng, n)
         }
     });
+    if case.interleaved_c {
+        let mut stride = case.n;
+        for (s, dim) in op_c.batch_strides.iter_mut().zip(&case.batch_shape).rev() {
+            *s = stride;
+            stride *= dim;
+        }
+        op_c.ld = stride + case.pad;
+        let len = case.offset + case.m * op_c.ld;
+        c_before = c_before.into_iter().cycle().take(len).collect();
+    }
     let p = GemmProblem {
         m: case.m,
         n: case.n,
@@ -572,7 +587,7 @@ fn misuse_returns_errors() {
 }
 
 #[test]
-fn quantized_b_needs_row_major_a_and_packed_rows() {
+fn quantized_b_needs_row_major_a_and_whole_blocks() {
     let cpu = MlxCpu::new();
     let weights = vec![0u8; 4 * 34];
     let a = vec![1.0f32; 64];
@@ -599,7 +614,7 @@ fn quantized_b_needs_row_major_a_and_packed_rows() {
     assert!(matches!(err, Err(Error::Unsupported(msg)) if msg.contains("row-major")));
     p.a.row_major = true;
     p.a.ld = 32;
-    p.b.ld = 64;
+    p.b.ld = 48;
     let err = cpu.run(
         &p,
         bytemuck::cast_slice(&a),
@@ -662,13 +677,25 @@ fn quantized_b_maps_each_batch_onto_the_quant_kernel() {
 }
 
 fn check_quantized<E: TestElement>(w_type: DType, beta: f32) {
+    for sliced in [false, true] {
+        check_quantized_rows::<E>(w_type, beta, sliced);
+    }
+}
+
+/// `sliced`: B is the second half (along k) of longer weight rows.
+fn check_quantized_rows<E: TestElement>(w_type: DType, beta: f32, sliced: bool) {
     let seed = fresh_seed();
     let mut r = rng(seed);
     let (m, n, k, batches) = (5, 24, 256, 3);
-    let row_bytes = w_type.bytes_for(k).unwrap();
-    // One row of other weights first: B starts at element offset k.
-    let mut w = vec![0u8; row_bytes * (n + 1)];
-    crate::quant::quantize(w_type, &random_vec(&mut r, (n + 1) * k), &mut w).unwrap();
+    let ldb = if sliced { 2 * k } else { k };
+    let (row_bytes, ld_bytes) = (w_type.bytes_for(k).unwrap(), w_type.bytes_for(ldb).unwrap());
+    // One row of other weights first.
+    let mut w = vec![0u8; ld_bytes * (n + 1)];
+    crate::quant::quantize(w_type, &random_vec(&mut r, (n + 1) * ldb), &mut w).unwrap();
+    let b_offset = ldb + ldb - k;
+    let rows: Vec<u8> = (1..=n)
+        .flat_map(|j| w[j * ld_bytes + ld_bytes - row_bytes..(j + 1) * ld_bytes].to_vec())
+        .collect();
     let (lda, ldc) = (k + 4, n + 1);
     let (a_stride, c_stride) = (m * lda + 1, m * ldc + 3);
     let a: Vec<E> = random_vec(&mut r, 2 + batches * a_stride)
@@ -694,7 +721,7 @@ fn check_quantized<E: TestElement>(w_type: DType, beta: f32) {
         k,
         batch_shape: vec![batches],
         a: operand(E::DTYPE, true, lda, 2, a_stride),
-        b: operand(w_type, false, k, k, 0),
+        b: operand(w_type, false, ldb, b_offset, 0),
         c: operand(E::DTYPE, true, ldc, 1, c_stride),
         alpha: 0.75,
         beta,
@@ -717,20 +744,8 @@ fn check_quantized<E: TestElement>(w_type: DType, beta: f32) {
         let mut c32: Vec<f32> = (0..m)
             .flat_map(|i| widen(&c_before[1 + batch * c_stride + i * ldc..][..n]))
             .collect();
-        crate::quant::matmul_quantized(
-            w_type,
-            &w[row_bytes..],
-            n,
-            k,
-            &a32,
-            k,
-            m,
-            &mut c32,
-            n,
-            0.75,
-            beta,
-        )
-        .unwrap();
+        crate::quant::matmul_quantized(w_type, &rows, n, k, &a32, k, m, &mut c32, n, 0.75, beta)
+            .unwrap();
         for i in 0..m {
             for j in 0..n {
                 expected[1 + batch * c_stride + i * ldc + j] = E::from_f32(c32[i * n + j]);
@@ -741,7 +756,65 @@ fn check_quantized<E: TestElement>(w_type: DType, beta: f32) {
     assert_eq!(
         bits(&c),
         bits(&expected),
-        "{w_type} {} beta {beta} (seed {seed})",
+        "{w_type} {} beta {beta} sliced {sliced} (seed {seed})",
         E::DTYPE
     );
+}
+
+/// Grouped-query attention's shape, `[2, 7, m, k] × [2, 1, k, n]`: with A's
+/// and C's matrices stacked, the 7 shared-B matrices fold into one product
+/// of 7·m rows (even m = 1 rows become a blocked product); `[3, m, k] ×
+/// [k, n]` folds completely.
+#[test]
+fn shared_b_batches_fold_into_m() {
+    for m in [1, 5] {
+        for transpose_b in [false, true] {
+            let stacked = Case {
+                row_major: [true, !transpose_b, true],
+                pad: 0,
+                ..Case::plain(m, 40, 64)
+            };
+            let grouped = Case {
+                batch_shape: vec![2, 7],
+                broadcast_a: vec![false, false],
+                broadcast_b: vec![false, true],
+                ..stacked.clone()
+            };
+            let shared = Case {
+                batch_shape: vec![3],
+                broadcast_a: vec![false],
+                broadcast_b: vec![true],
+                beta: 0.5,
+                ..stacked.clone()
+            };
+            for (case, batched) in [(grouped, true), (shared, false)] {
+                let cpu = MlxCpu::new();
+                check_case::<f32>(&cpu, &case);
+                let key = cpu.cached_kernels()[0];
+                assert_eq!(
+                    (key.kind, key.batched),
+                    (KernelKind::Gemm, batched),
+                    "{case:?}"
+                );
+            }
+        }
+    }
+}
+
+/// Output matrices that interleave without overlapping are accepted.
+#[test]
+fn interleaved_output_batches() {
+    let cpu = MlxCpu::new();
+    for m in [1, 6] {
+        let case = Case {
+            batch_shape: vec![2, 3],
+            broadcast_a: vec![false, false],
+            broadcast_b: vec![false, true],
+            interleaved_c: true,
+            beta: 0.25,
+            ..Case::plain(m, 8, 5)
+        };
+        check_case::<f32>(&cpu, &case);
+        check_case::<f16>(&cpu, &Case { beta: 0.0, ..case });
+    }
 }
