@@ -1,14 +1,15 @@
 //! Quantized B (GGUF weights): B is column-major, n rows of k values in
 //! blocks, and the product runs in the quantized kernels
-//! (`matmul_quantized`), which read the blocks directly. This file only maps
-//! the problem onto them: row-major A and C, one call per batch matrix,
-//! f16/bf16 activations staged through f32.
+//! (`quant::matmul_quantized`), which read the blocks directly. This file
+//! only maps the problem onto them: row-major A and C, one call per batch
+//! matrix, f16/bf16 activations staged through f32.
 
 use super::args::elements;
 use super::validate::check_operand;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::ops::matmul::GemmProblem;
+use crate::quant::matmul_quantized;
 use half::slice::HalfFloatSliceExt;
 use half::{bf16, f16};
 
@@ -120,27 +121,4 @@ where
         c[i * p.c.ld..i * p.c.ld + n].convert_from_f32_slice(row);
     }
     Ok(())
-}
-
-/// The entry point of the quantized kernels (`crate::quant`, from the
-/// `quant` branch), with its signature: C = α·A·Wᵀ + β·C for W given as n
-/// rows of k values in `w_type` blocks. Until that module is merged the
-/// quantized path reports that it is missing.
-#[allow(clippy::too_many_arguments)]
-fn matmul_quantized(
-    w_type: DType,
-    _w: &[u8],
-    _n: usize,
-    _k: usize,
-    _a: &[f32],
-    _lda: usize,
-    _m: usize,
-    _c: &mut [f32],
-    _ldc: usize,
-    _alpha: f32,
-    _beta: f32,
-) -> Result<()> {
-    Err(Error::Unsupported(format!(
-        "quantized B ({w_type}): the quantized kernels (crate::quant) are not merged yet"
-    )))
 }
