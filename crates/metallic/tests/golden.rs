@@ -20,11 +20,12 @@ use std::path::Path;
 /// step of the fixtures has a margin of at least 0.178, so most must match.
 const TINY_MARGIN: f64 = 0.4;
 
-/// llama.cpp's logits and exact float32 ones (transformers) differ by up to
-/// 0.3 on these cases (shared/fixtures/README.md): an engine may sit
-/// anywhere in that band, but not further from exact arithmetic than
-/// llama.cpp does.
-const REFERENCE_SPREAD: f64 = 0.3;
+/// How much noisier than llama.cpp's our logits may be, as a ratio of RMS
+/// deviations from exact float32 logits (transformers). Both round
+/// activations to 8 bits inside quantized products (llama.cpp also keeps an
+/// f16 KV cache), so the deviations are of one kind and size; the per-case
+/// RMS of llama.cpp's is in reference-transformers-fp32.json.
+const NOISE_RATIO: f64 = 1.5;
 
 fn fixture(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -148,13 +149,13 @@ fn perplexity_at_context_128_is_within_one_percent_of_llama_cpp() {
 /// every position's logits): our logits of the top-5 ids at each step
 /// against both references.
 #[test]
-fn teacher_forced_logits_sit_between_the_references() {
+fn teacher_forced_logits_stay_as_close_to_exact_as_llama_cpps() {
     let golden: Value = serde_json::from_str(&fixture("golden-llamacpp.json")).unwrap();
     let exact: Value = serde_json::from_str(&fixture("reference-transformers-fp32.json")).unwrap();
     let ctx = context();
     let mut model = Qwen2Model::load(default_gguf(), &ctx, 512).unwrap();
     let vocab = model.config().vocab_size;
-    let mut worst_exact = 0.0f64;
+    let mut too_noisy = Vec::new();
     for (case, exact_case) in golden["cases"]
         .as_array()
         .unwrap()
@@ -206,10 +207,15 @@ fn teacher_forced_logits_sit_between_the_references() {
             "{name}: top-5 logits vs llama.cpp max {llama_max:.4} rms {llama_rms:.4}; \
              vs transformers fp32 max {exact_max:.4} rms {exact_rms:.4}"
         );
-        worst_exact = worst_exact.max(exact_max);
+        let llama_rms_from_exact = exact_case["teacher_forced"]["logits_vs_llamacpp_top5"]
+            ["rms_diff"]
+            .as_f64()
+            .unwrap();
+        if exact_rms > NOISE_RATIO * llama_rms_from_exact {
+            too_noisy.push(format!(
+                "{name}: RMS {exact_rms:.4} from exact logits, llama.cpp's {llama_rms_from_exact}"
+            ));
+        }
     }
-    assert!(
-        worst_exact <= REFERENCE_SPREAD,
-        "{worst_exact} from exact float32 logits"
-    );
+    assert!(too_noisy.is_empty(), "{too_noisy:#?}");
 }
