@@ -2,7 +2,8 @@
 //! `cargo run --release -p metallic --example qwen2_speed [PROMPT_TOKENS]
 //! [GEN_TOKENS] [CTX_SIZE]` (defaults 128, 64, 2048). The model is the
 //! default one (fetched on first use) or `$METALLIC_MODEL`. With
-//! `METALLIC_PROFILE=1`, the dispatch summary of the decode steps follows.
+//! `METALLIC_PROFILE=1`, the dispatch summaries of prefill and of decode
+//! follow.
 
 use metallic::gguf::GgufFile;
 use metallic::models::qwen2::Qwen2Model;
@@ -49,7 +50,10 @@ fn main() -> Result<()> {
     let start = Instant::now();
     let mut logits = model.forward(&ctx, &prompt, false)?;
     let prefill = start.elapsed().as_secs_f64();
-    ctx.instrumentation().clear();
+    if ctx.instrumentation().enabled() {
+        println!("prefill dispatches:\n{}", ctx.instrumentation().summary());
+        ctx.instrumentation().clear();
+    }
 
     let start = Instant::now();
     for _ in 0..gen_tokens {
@@ -67,7 +71,7 @@ fn main() -> Result<()> {
         peak_rss_mb().unwrap_or(f64::NAN)
     );
     if ctx.instrumentation().enabled() {
-        println!("{}", ctx.instrumentation().summary());
+        println!("decode dispatches:\n{}", ctx.instrumentation().summary());
     }
     Ok(())
 }
