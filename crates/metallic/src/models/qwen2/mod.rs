@@ -113,6 +113,16 @@ impl Qwen2Model {
                 "token id {bad} is outside the vocabulary of {vocab}"
             )));
         }
+        // One entry into the Context's pool for the whole pass: the ops
+        // inside then start on a pool thread instead of each crossing over.
+        let logits = ctx.install(|| self.evaluate(ctx, tokens, all_logits))?;
+        self.position = end;
+        Ok(logits)
+    }
+
+    /// The batches of `tokens` after the cached ones; the logits asked for.
+    fn evaluate(&mut self, ctx: &Context, tokens: &[u32], all_logits: bool) -> Result<Vec<f32>> {
+        let end = self.position + tokens.len();
         let mut logits = Vec::new();
         let mut start = self.position;
         for chunk in tokens.chunks(self.max_batch) {
@@ -139,7 +149,6 @@ impl Qwen2Model {
             }
             start += chunk.len();
         }
-        self.position = end;
         Ok(logits)
     }
 
