@@ -5,11 +5,10 @@
 
 mod common;
 
-use common::{default_gguf, default_tokenizer};
+use common::{default_gguf, default_tokenizer, fixture, fixtures_dir, ids};
 use metallic::models::qwen2::Qwen2Model;
 use metallic::{Context, Device};
 use serde_json::Value;
-use std::path::Path;
 
 /// A step where llama.cpp's top two logits are closer than this may go
 /// either way: llama.cpp quantizes activations to 8 bits inside its dot
@@ -27,20 +26,10 @@ const TINY_MARGIN: f64 = 0.4;
 /// RMS of llama.cpp's is in reference-transformers-fp32.json.
 const NOISE_RATIO: f64 = 1.5;
 
-fn fixture(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name);
+/// A text fixture, from the directory the JSON ones come from.
+fn text_fixture(name: &str) -> String {
+    let path = fixtures_dir().join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn ids(value: &Value) -> Vec<u32> {
-    value
-        .as_array()
-        .expect("an array of ids")
-        .iter()
-        .map(|v| v.as_u64().expect("an id") as u32)
-        .collect()
 }
 
 fn context() -> Context {
@@ -60,7 +49,7 @@ fn argmax(logits: &[f32]) -> u32 {
 
 #[test]
 fn greedy_continuations_match_llama_cpp() {
-    let golden: Value = serde_json::from_str(&fixture("golden-llamacpp.json")).unwrap();
+    let golden: Value = fixture("golden-llamacpp.json");
     let ctx = context();
     let mut model = Qwen2Model::load(default_gguf(), &ctx, 512).unwrap();
     let mut unexplained = Vec::new();
@@ -116,7 +105,7 @@ fn perplexity_at_context_128_is_within_one_percent_of_llama_cpp() {
     const N: usize = 128;
     const LLAMA_CPP: f64 = 40.9306;
     let tokens = default_tokenizer()
-        .encode(&fixture("ppl_text.txt"), false)
+        .encode(&text_fixture("ppl_text.txt"), false)
         .unwrap();
     let ctx = context();
     let mut model = Qwen2Model::load(default_gguf(), &ctx, N).unwrap();
@@ -150,8 +139,8 @@ fn perplexity_at_context_128_is_within_one_percent_of_llama_cpp() {
 /// against both references.
 #[test]
 fn teacher_forced_logits_stay_as_close_to_exact_as_llama_cpps() {
-    let golden: Value = serde_json::from_str(&fixture("golden-llamacpp.json")).unwrap();
-    let exact: Value = serde_json::from_str(&fixture("reference-transformers-fp32.json")).unwrap();
+    let golden: Value = fixture("golden-llamacpp.json");
+    let exact: Value = fixture("reference-transformers-fp32.json");
     let ctx = context();
     let mut model = Qwen2Model::load(default_gguf(), &ctx, 512).unwrap();
     let vocab = model.config().vocab_size;
