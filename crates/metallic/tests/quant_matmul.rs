@@ -359,3 +359,34 @@ fn bad_operands_are_errors() {
     assert!(call(DType::Q8_0, &w, 4, 32, &a, 32, 0, &mut [], 4).is_ok());
     assert!(call(DType::Q8_0, &[], 0, 32, &a, 32, 2, &mut c, 0).is_ok());
 }
+
+proptest::proptest! {
+    /// Any sizes, consistent or not: an answer, never a panic; and an `Ok`
+    /// only when every operand really holds what the sizes say.
+    #[test]
+    fn arbitrary_sizes_never_panic(
+        t in 0usize..14,
+        n in 0usize..5,
+        k in 0usize..600,
+        m in 0usize..4,
+        lda in 0usize..600,
+        ldc in 0usize..6,
+        w_len in 0usize..3000,
+        a_len in 0usize..2000,
+        c_len in 0usize..20,
+    ) {
+        let dtype = DType::ALL[t];
+        let w = vec![0u8; w_len];
+        let a = vec![0.5f32; a_len];
+        let mut c = vec![0.0f32; c_len];
+        let result = matmul_quantized(dtype, &w, n, k, &a, lda, m, &mut c, ldc, 1.0, 0.0);
+        if result.is_ok() && m > 0 && n > 0 {
+            proptest::prop_assert_eq!(dtype.bytes_for(k).map(|b| b * n), Some(w_len));
+            proptest::prop_assert!(lda >= k && a_len >= (m - 1) * lda + k);
+            proptest::prop_assert!(ldc >= n && c_len >= (m - 1) * ldc + n);
+        }
+        let mut out = vec![0.0f32; k];
+        let deq = dequantize_f32(dtype, &w, &mut out);
+        proptest::prop_assert_eq!(deq.is_ok(), dtype.bytes_for(k) == Some(w_len));
+    }
+}

@@ -40,7 +40,6 @@ pub(crate) fn quantize_i8(x: &[f32], q: &mut [i8]) -> f32 {
 /// `m` rows of `k` activations in 8-bit form.
 pub(crate) struct QuantizedRows {
     pub k: usize,
-    pub sum_group: usize,
     /// m × k quantized values.
     pub q: Vec<i8>,
     /// m × (k / scale_block) scales.
@@ -64,7 +63,6 @@ impl QuantizedRows {
         use rayon::prelude::*;
         let mut rows = QuantizedRows {
             k,
-            sum_group,
             q: vec![0; m * k],
             d: vec![0.0; m * (k / scale_block)],
             sums: vec![0.0; m * (k / sum_group)],
@@ -91,10 +89,5 @@ impl QuantizedRows {
                 }
             });
         rows
-    }
-
-    pub(crate) fn row_sums(&self, i: usize) -> &[f32] {
-        let n = self.k / self.sum_group;
-        &self.sums[i * n..(i + 1) * n]
     }
 }

@@ -6,7 +6,7 @@
 
 use super::activation::QuantizedRows;
 use super::convert::dequantize_checked;
-use super::dot::{self, ActivationTile, Isa, WeightTile, TILE_A, TILE_W};
+use super::dot::{self, ActivationTile, Compiled, Isa, WeightTile, TILE_A, TILE_W};
 use super::panel::{Family, Panel};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
@@ -73,19 +73,17 @@ pub fn matmul_quantized_with(
             chunks.for_each_init(
                 || Panel::new(w_type, family, k, TILE_W),
                 |panel, ci| {
-                    isa.run_compiled_for(|| {
-                        quantized_chunk(
-                            isa,
-                            w_type,
-                            family,
-                            panel,
-                            &act,
-                            w,
-                            row_bytes,
-                            columns(ci),
-                            &out,
-                        )
-                    })
+                    quantized_chunk(
+                        isa,
+                        w_type,
+                        family,
+                        panel,
+                        &act,
+                        w,
+                        row_bytes,
+                        columns(ci),
+                        &out,
+                    )
                 },
             );
         }
@@ -93,8 +91,16 @@ pub fn matmul_quantized_with(
             chunks.for_each_init(
                 || vec![0.0f32; k],
                 |row, ci| {
-                    isa.run_compiled_for(|| {
-                        float_chunk(w_type, row, a, lda, m, w, row_bytes, columns(ci), &out)
+                    isa.run_compiled_for(FloatChunk {
+                        w_type,
+                        row,
+                        a,
+                        lda,
+                        m,
+                        w,
+                        row_bytes,
+                        columns: columns(ci),
+                        out: &out,
                     })
                 },
             );
@@ -162,7 +168,6 @@ fn chunk_rows(n: usize) -> usize {
 }
 
 #[allow(clippy::too_many_arguments)]
-#[inline(always)]
 fn quantized_chunk(
     isa: Isa,
     w_type: DType,
@@ -175,7 +180,7 @@ fn quantized_chunk(
     out: &Output<'_>,
 ) {
     let (k, m) = (act.k, act.q.len() / act.k);
-    let nd = k / family.scale_block();
+    let (nd, groups) = (k / family.scale_block(), k / family.sum_group());
     for j0 in columns.clone().step_by(TILE_W) {
         let rw = TILE_W.min(columns.end - j0);
         panel.fill(isa, &w[j0 * row_bytes..(j0 + rw) * row_bytes]);
@@ -185,12 +190,15 @@ fn quantized_chunk(
             u: &panel.u,
             d: &panel.d,
             scales: &panel.scales,
+            min: &panel.min,
+            groups,
         };
         for i0 in (0..m).step_by(TILE_A) {
             let at = ActivationTile {
                 rows: TILE_A.min(m - i0),
                 q: &act.q[i0 * k..],
                 d: &act.d[i0 * nd..],
+                sums: &act.sums[i0 * groups..],
             };
             let tile = match family {
                 Family::Legacy => dot::legacy_tile(isa, w_type == DType::Q8_0, &wt, &at),
@@ -198,10 +206,9 @@ fn quantized_chunk(
             };
             for (r, tile) in tile.iter().enumerate().take(at.rows) {
                 for (jj, &sum) in tile.iter().enumerate().take(rw) {
-                    let mins = dot_f32(panel.row_min(jj), act.row_sums(i0 + r));
                     // SAFETY: (i0 + r, j0 + jj) is inside C, and only this
                     // task writes the columns of its chunk.
-                    unsafe { out.store(i0 + r, j0 + jj, sum + mins) };
+                    unsafe { out.store(i0 + r, j0 + jj, sum) };
                 }
             }
         }
@@ -210,27 +217,37 @@ fn quantized_chunk(
 
 /// Plain-float weights: each row is converted to f32 once, then dotted
 /// with every activation row.
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn float_chunk(
+struct FloatChunk<'a, 'c> {
     w_type: DType,
-    row: &mut [f32],
-    a: &[f32],
+    /// k values of scratch.
+    row: &'a mut [f32],
+    a: &'a [f32],
     lda: usize,
     m: usize,
-    w: &[u8],
+    w: &'a [u8],
     row_bytes: usize,
     columns: std::ops::Range<usize>,
-    out: &Output<'_>,
-) {
-    let k = row.len();
-    for j in columns {
-        // `check_operands` made W n rows of `row_bytes`, each k values.
-        dequantize_checked(w_type, &w[j * row_bytes..(j + 1) * row_bytes], row);
-        for i in 0..m {
-            let sum = dot_f32(&a[i * lda..i * lda + k], row);
-            // SAFETY: (i, j) is inside C, and only this task writes column j.
-            unsafe { out.store(i, j, sum) };
+    out: &'a Output<'c>,
+}
+
+impl Compiled for FloatChunk<'_, '_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        let k = self.row.len();
+        for j in self.columns {
+            // `check_operands` made W n rows of `row_bytes`, each k values.
+            dequantize_checked(
+                self.w_type,
+                &self.w[j * self.row_bytes..(j + 1) * self.row_bytes],
+                self.row,
+            );
+            for i in 0..self.m {
+                let sum = dot_f32(&self.a[i * self.lda..i * self.lda + k], self.row);
+                // SAFETY: (i, j) is inside C, and only this task writes column j.
+                unsafe { self.out.store(i, j, sum) };
+            }
         }
     }
 }

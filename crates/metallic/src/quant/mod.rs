@@ -10,7 +10,7 @@
 
 mod activation;
 mod convert;
-pub mod dot;
+mod dot;
 mod kquants;
 mod legacy;
 mod matmul;

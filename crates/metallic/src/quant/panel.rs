@@ -11,7 +11,7 @@
 //! `Σ d·da·Σ scale·u·q  +  Σ min · (da·Σ q)`: an integer dot scaled per block
 //! plus a short float dot with the activations' group sums.
 
-use super::dot::Isa;
+use super::dot::{Compiled, Isa};
 use super::kquants::{self, QK_K};
 use super::legacy::{self, QK};
 use crate::dtype::DType;
@@ -68,6 +68,21 @@ pub(crate) struct Panel {
     pub scales: Vec<i16>,
 }
 
+/// The portable unpacking of some rows, compiled for an instruction set.
+struct PortableFill<'a> {
+    panel: &'a mut Panel,
+    w: &'a [u8],
+}
+
+impl Compiled for PortableFill<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        self.panel.fill_rows(self.w);
+    }
+}
+
 /// One row of a panel, being filled.
 pub(crate) struct PanelRow<'a> {
     pub u: &'a mut [u8],
@@ -106,7 +121,7 @@ impl Panel {
         let dtype = self.dtype;
         // The SIMD unpacker takes all rows or, lacking the format, none.
         if !rows.all(|(j, row)| super::dot::unpack_row(isa, dtype, row, self.row_mut(j))) {
-            isa.run_compiled_for(|| self.fill_rows(w));
+            isa.run_compiled_for(PortableFill { panel: self, w });
         }
     }
 
@@ -149,11 +164,6 @@ impl Panel {
                 unpack(block, self.row_mut(j), b);
             }
         }
-    }
-
-    pub(crate) fn row_min(&self, j: usize) -> &[f32] {
-        let n = self.k / self.family.sum_group();
-        &self.min[j * n..(j + 1) * n]
     }
 }
 

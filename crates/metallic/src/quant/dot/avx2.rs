@@ -3,16 +3,16 @@
 //! Pairwise i16 sums cannot saturate: `u` is at most 63 (or, for Q8_0, its
 //! magnitude is moved onto the unsigned side), and activations stay within ±127.
 
-use super::{dispatch_tile, ActivationTile, TileOut, WeightTile};
+use super::{dispatch_tile, ActivationTile, Compiled, TileOut, WeightTile};
 use std::arch::x86_64::*;
 
-/// Runs `f` with AVX2 and FMA enabled for what it inlines.
+/// Runs `task` with AVX2 and FMA enabled.
 ///
 /// # Safety
 /// The CPU must support AVX2, FMA and F16C.
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(super) unsafe fn run<R>(f: impl FnOnce() -> R) -> R {
-    f()
+pub(super) unsafe fn run<T: Compiled>(task: T) -> T::Output {
+    task.run()
 }
 
 /// # Safety
@@ -35,6 +35,46 @@ pub(super) unsafe fn legacy_tile(
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(super) unsafe fn kquant_tile(w: &WeightTile<'_>, a: &ActivationTile<'_>) -> TileOut {
     dispatch_tile!(a.rows, w.rows, kquant[](w, a))
+}
+
+/// Adds each group's minimum times its activations' sum to the tile's
+/// accumulators, eight groups per vector (which lane takes a group does
+/// not matter: the lanes are summed at the end), and reduces the tile.
+///
+/// # Safety
+/// The tile's slices cover it (`check_tile`).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) unsafe fn add_mins_and_reduce<const RA: usize, const RW: usize>(
+    mut acc: [[__m256; RW]; RA],
+    w: &WeightTile<'_>,
+    a: &ActivationTile<'_>,
+) -> TileOut {
+    let g = w.groups;
+    let (min, sums) = (w.min.as_ptr(), a.sums.as_ptr());
+    let full = g / 8 * 8;
+    for g0 in (0..full).step_by(8) {
+        // SAFETY (all reads here): rows < RW/RA and groups < g, within the
+        // slices checked by `check_tile`.
+        let mins: [__m256; RW] =
+            std::array::from_fn(|j| unsafe { _mm256_loadu_ps(min.add(j * g + g0)) });
+        for (r, acc) in acc.iter_mut().enumerate() {
+            let s = unsafe { _mm256_loadu_ps(sums.add(r * g + g0)) };
+            for (acc, &m) in acc.iter_mut().zip(&mins) {
+                *acc = _mm256_fmadd_ps(m, s, *acc);
+            }
+        }
+    }
+    let mut out = TileOut::default();
+    for (r, (o, acc)) in out.iter_mut().zip(&acc).enumerate() {
+        for (j, (o, &v)) in o.iter_mut().zip(acc).enumerate() {
+            let tail: f32 = (full..g)
+                .map(|t| unsafe { *min.add(j * g + t) * *sums.add(r * g + t) })
+                .sum();
+            *o = hsum(v) + tail;
+        }
+    }
+    out
 }
 
 #[inline]
@@ -85,13 +125,8 @@ unsafe fn legacy<const RA: usize, const RW: usize, const SIGNED: bool>(
             }
         }
     }
-    let mut out = TileOut::default();
-    for (o, acc) in out.iter_mut().zip(&acc) {
-        for (o, &v) in o.iter_mut().zip(acc) {
-            *o = hsum(v);
-        }
-    }
-    out
+    // SAFETY: as above.
+    unsafe { add_mins_and_reduce(acc, w, a) }
 }
 
 #[inline]
@@ -135,11 +170,6 @@ unsafe fn kquant<const RA: usize, const RW: usize>(
             }
         }
     }
-    let mut out = TileOut::default();
-    for (o, acc) in out.iter_mut().zip(&acc) {
-        for (o, &v) in o.iter_mut().zip(acc) {
-            *o = hsum(v);
-        }
-    }
-    out
+    // SAFETY: as above.
+    unsafe { add_mins_and_reduce(acc, w, a) }
 }

@@ -4,18 +4,17 @@
 //! tile in registers (32 of them) without the clock penalty some CPUs take
 //! on 512-bit ones.
 
-use super::avx2::hsum;
-use super::{dispatch_tile, ActivationTile, TileOut, WeightTile};
+use super::avx2::add_mins_and_reduce;
+use super::{dispatch_tile, ActivationTile, Compiled, TileOut, WeightTile};
 use std::arch::x86_64::*;
 
-/// Runs `f` with the AVX-512 features the kernels use enabled for what it
-/// inlines.
+/// Runs `task` with the AVX-512 features the kernels use enabled.
 ///
 /// # Safety
 /// The CPU must support AVX2, FMA, F16C, AVX-512 F, BW, VL and VNNI.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-pub(super) unsafe fn run<R>(f: impl FnOnce() -> R) -> R {
-    f()
+pub(super) unsafe fn run<T: Compiled>(task: T) -> T::Output {
+    task.run()
 }
 
 /// # Safety
@@ -79,13 +78,8 @@ unsafe fn legacy<const RA: usize, const RW: usize, const SIGNED: bool>(
             }
         }
     }
-    let mut out = TileOut::default();
-    for (o, acc) in out.iter_mut().zip(&acc) {
-        for (o, &v) in o.iter_mut().zip(acc) {
-            *o = hsum(v);
-        }
-    }
-    out
+    // SAFETY: as above.
+    unsafe { add_mins_and_reduce(acc, w, a) }
 }
 
 #[inline]
@@ -128,11 +122,6 @@ unsafe fn kquant<const RA: usize, const RW: usize>(
             }
         }
     }
-    let mut out = TileOut::default();
-    for (o, acc) in out.iter_mut().zip(&acc) {
-        for (o, &v) in o.iter_mut().zip(acc) {
-            *o = hsum(v);
-        }
-    }
-    out
+    // SAFETY: as above.
+    unsafe { add_mins_and_reduce(acc, w, a) }
 }

@@ -14,6 +14,8 @@ mod portable;
 #[cfg(target_arch = "x86_64")]
 mod unpack_avx2;
 
+use crate::dtype::DType;
+use crate::quant::panel::PanelRow;
 use std::sync::OnceLock;
 
 /// Activation rows per tile.
@@ -78,44 +80,48 @@ impl Isa {
         }
     }
 
-    /// Runs `f` inside a function compiled with this instruction set enabled,
-    /// so that the compiler vectorizes what `f` inlines.
-    pub(crate) fn run_compiled_for<R>(self, f: impl FnOnce() -> R) -> R {
+    /// Runs `task` inside a function compiled with this instruction set
+    /// enabled, so that the compiler vectorizes the task's loops.
+    pub(crate) fn run_compiled_for<T: Compiled>(self, task: T) -> T::Output {
         match self.0 {
-            Kind::Portable => f(),
+            Kind::Portable => task.run(),
             // SAFETY: an `Isa` of this kind exists only if the CPU has these features.
             #[cfg(target_arch = "x86_64")]
-            Kind::Avx2 => unsafe { avx2::run(f) },
+            Kind::Avx2 => unsafe { avx2::run(task) },
             // SAFETY: as above.
             #[cfg(target_arch = "x86_64")]
-            Kind::Avx512 => unsafe { avx512::run(f) },
+            Kind::Avx512 => unsafe { avx512::run(task) },
             #[cfg(not(target_arch = "x86_64"))]
-            _ => f(),
+            _ => task.run(),
         }
     }
+}
+
+/// Plain-Rust work to compile for an instruction set (see
+/// `Isa::run_compiled_for`). `run` must be `#[inline(always)]`: only code
+/// inlined into the feature-enabled function is compiled with its features
+/// (a closure would be inlined only when the compiler finds it small).
+pub(crate) trait Compiled {
+    type Output;
+    fn run(self) -> Self::Output;
 }
 
 /// Unpacks one weight row into a panel row with SIMD where this instruction
 /// set has an unpacker for the format; returns false (doing nothing) where
 /// not.
-pub(crate) fn unpack_row(
-    isa: Isa,
-    dtype: crate::dtype::DType,
-    row: &[u8],
-    out: crate::quant::panel::PanelRow<'_>,
-) -> bool {
+pub(crate) fn unpack_row(isa: Isa, dtype: DType, row: &[u8], out: PanelRow<'_>) -> bool {
     match isa.0 {
         #[cfg(target_arch = "x86_64")]
-        Kind::Avx2 | Kind::Avx512 if unpack_avx2::handles(dtype) => {
-            let out = unpack_avx2::RowOut {
-                u: out.u,
-                d: out.d,
-                min: out.min,
-                scales: out.scales,
-            };
+        Kind::Avx2 if unpack_avx2::handles(dtype) => {
             // SAFETY: the CPU has AVX2, FMA and F16C (see `Isa`); the format
             // is handled; `Panel` sizes the row and its outputs.
             unsafe { unpack_avx2::unpack_row(dtype, row, out) };
+            true
+        }
+        #[cfg(target_arch = "x86_64")]
+        Kind::Avx512 if unpack_avx2::handles(dtype) => {
+            // SAFETY: as above, and the CPU has AVX-512 F, BW and VL.
+            unsafe { unpack_avx2::unpack_row_avx512(dtype, row, out) };
             true
         }
         _ => false,
@@ -133,6 +139,10 @@ pub(crate) struct WeightTile<'a> {
     pub d: &'a [f32],
     /// Row stride `k / 2` (K formats only).
     pub scales: &'a [i16],
+    /// The value of u = 0 per activation-sum group; row stride `groups`.
+    pub min: &'a [f32],
+    /// Activation-sum groups per row (k / 32, or k / 16 for K formats).
+    pub groups: usize,
 }
 
 /// `rows` 8-bit activation rows, starting at the tile's first.
@@ -143,6 +153,8 @@ pub(crate) struct ActivationTile<'a> {
     pub q: &'a [i8],
     /// Row stride `k / scale_block`.
     pub d: &'a [f32],
+    /// Scaled group sums `d · Σ q`; row stride `groups` (the weight tile's).
+    pub sums: &'a [f32],
 }
 
 /// Checks the slices cover the tile; the kernels read within these bounds.
@@ -153,10 +165,12 @@ fn check_tile(w: &WeightTile<'_>, a: &ActivationTile<'_>, scale_block: usize, wi
     assert!(w.u.len() >= w.rows * k && a.q.len() >= a.rows * k);
     assert!(w.d.len() >= w.rows * (k / scale_block) && a.d.len() >= a.rows * (k / scale_block));
     assert!(!with_scales || w.scales.len() >= w.rows * (k / 2));
+    assert!(w.min.len() >= w.rows * w.groups && a.sums.len() >= a.rows * w.groups);
 }
 
-/// `out[r][j] = Σ_b w.d[j][b]·a.d[r][b]·Σ_{32 values} u·q` over 32-value
-/// blocks; `signed` reads `u` as i8 (Q8_0).
+/// `out[r][j] = Σ_b w.d[j][b]·a.d[r][b]·Σ_{32 values} u·q + Σ_g
+/// w.min[j][g]·a.sums[r][g]` over 32-value blocks (and groups); `signed`
+/// reads `u` as i8 (Q8_0).
 pub(crate) fn legacy_tile(
     isa: Isa,
     signed: bool,
@@ -175,8 +189,9 @@ pub(crate) fn legacy_tile(
     }
 }
 
-/// `out[r][j] = Σ_s w.d[j][s]·a.d[r][s]·Σ_{g} scale_g·Σ_{16 values} u·q`
-/// over 256-value super-blocks.
+/// `out[r][j] = Σ_s w.d[j][s]·a.d[r][s]·Σ_{g} scale_g·Σ_{16 values} u·q +
+/// Σ_g w.min[j][g]·a.sums[r][g]` over 256-value super-blocks and 16-value
+/// groups.
 pub(crate) fn kquant_tile(isa: Isa, w: &WeightTile<'_>, a: &ActivationTile<'_>) -> TileOut {
     check_tile(w, a, 256, true);
     match isa.0 {

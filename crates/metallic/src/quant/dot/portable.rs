@@ -3,6 +3,20 @@
 
 use super::{dispatch_tile, ActivationTile, TileOut, WeightTile};
 
+/// Adds `Σ_g w.min[j][g]·a.sums[r][g]`: each group's minimum times its
+/// activations' sum.
+fn add_mins(out: &mut TileOut, w: &WeightTile<'_>, a: &ActivationTile<'_>) {
+    let g = w.groups;
+    for (r, out) in out.iter_mut().enumerate().take(a.rows) {
+        for (j, out) in out.iter_mut().enumerate().take(w.rows) {
+            let mins = w.min[j * g..(j + 1) * g]
+                .iter()
+                .zip(&a.sums[r * g..(r + 1) * g]);
+            *out += mins.map(|(m, s)| m * s).sum::<f32>();
+        }
+    }
+}
+
 pub(super) fn legacy_tile(signed: bool, w: &WeightTile<'_>, a: &ActivationTile<'_>) -> TileOut {
     if signed {
         dispatch_tile!(a.rows, w.rows, legacy[true](w, a))
@@ -35,6 +49,7 @@ fn legacy<const RA: usize, const RW: usize, const SIGNED: bool>(
             }
         }
     }
+    add_mins(&mut out, w, a);
     out
 }
 
@@ -61,5 +76,6 @@ fn kquant<const RA: usize, const RW: usize>(w: &WeightTile<'_>, a: &ActivationTi
             }
         }
     }
+    add_mins(&mut out, w, a);
     out
 }

@@ -1,18 +1,12 @@
 //! AVX2 unpacking of the default model's weight formats (Q4_0, Q5_0, Q8_0,
 //! Q4_K, Q6_K) into a panel: the same values `panel`'s portable unpacking
 //! writes, an order of magnitude faster, which is what a one-token product
-//! (each weight used once) needs. Used by the AVX2 and AVX-512 kernels alike.
+//! (each weight used once) needs. Used by the AVX2 and AVX-512 kernels alike
+//! (AVX-512 only changes how Q5_0's fifth bits are spread).
 
 use crate::dtype::DType;
+use crate::quant::panel::PanelRow;
 use std::arch::x86_64::*;
-
-/// One panel row's outputs.
-pub(crate) struct RowOut<'a> {
-    pub u: &'a mut [u8],
-    pub d: &'a mut [f32],
-    pub min: &'a mut [f32],
-    pub scales: &'a mut [i16],
-}
 
 /// Whether `unpack_row` handles this format.
 pub(crate) fn handles(dtype: DType) -> bool {
@@ -28,7 +22,22 @@ pub(crate) fn handles(dtype: DType) -> bool {
 /// The CPU supports AVX2, FMA and F16C; `handles(dtype)`; `row` holds
 /// exactly the row's blocks and `out` is sized for it as `Panel` sizes rows.
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) unsafe fn unpack_row(dtype: DType, row: &[u8], out: RowOut<'_>) {
+pub(crate) unsafe fn unpack_row(dtype: DType, row: &[u8], out: PanelRow<'_>) {
+    unpack_row_with::<false>(dtype, row, out)
+}
+
+/// `unpack_row` with AVX-512's byte masks for Q5_0's fifth bits.
+///
+/// # Safety
+/// As for `unpack_row`, and the CPU supports AVX-512 F, BW and VL.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl")]
+pub(crate) unsafe fn unpack_row_avx512(dtype: DType, row: &[u8], out: PanelRow<'_>) {
+    unpack_row_with::<true>(dtype, row, out)
+}
+
+/// The body of both, compiled inside each (always inlined).
+#[inline(always)]
+unsafe fn unpack_row_with<const AVX512: bool>(dtype: DType, row: &[u8], out: PanelRow<'_>) {
     let k = out.u.len();
     let blocks = row.chunks_exact(dtype.block_bytes());
     debug_assert_eq!(blocks.len() * dtype.block_size(), k);
@@ -44,10 +53,12 @@ pub(crate) unsafe fn unpack_row(dtype: DType, row: &[u8], out: RowOut<'_>) {
                 let mut v = nibbles16(_mm_loadu_si128(block.as_ptr().add(qs).cast()));
                 if five {
                     let qh = u32::from_le_bytes([block[2], block[3], block[4], block[5]]);
-                    v = _mm256_or_si256(
-                        v,
-                        _mm256_and_si256(bytes_from_bits(qh), _mm256_set1_epi8(0x10)),
-                    );
+                    v = if AVX512 {
+                        add_fifth_bits_avx512(v, qh)
+                    } else {
+                        let fifth = _mm256_and_si256(bytes_from_bits(qh), _mm256_set1_epi8(0x10));
+                        _mm256_or_si256(v, fifth)
+                    };
                 }
                 _mm256_storeu_si256(out.u.as_mut_ptr().add(32 * b).cast(), v);
                 out.d[b] = d;
@@ -156,6 +167,13 @@ fn nibbles16(qs: __m128i) -> __m256i {
         _mm_and_si128(_mm_srli_epi16::<4>(qs), low),
         _mm_and_si128(qs, low),
     )
+}
+
+/// Adds 16 to byte i of `v` where bit i of `bits` is set: one masked add.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl")]
+fn add_fifth_bits_avx512(v: __m256i, bits: u32) -> __m256i {
+    _mm256_mask_add_epi8(v, bits, v, _mm256_set1_epi8(0x10))
 }
 
 /// Byte i is 0xFF where bit i of `bits` is set, else 0.
