@@ -88,9 +88,10 @@ impl RunOptions {
         })
     }
 
-    /// With `--profile`, the dispatch summary on stderr.
+    /// With `--profile` (or `METALLIC_PROFILE`), the dispatch summary on
+    /// stderr.
     pub fn report_profile(&self, ctx: &Context) {
-        if self.profile {
+        if ctx.instrumentation().enabled() {
             eprintln!("{}", ctx.instrumentation().summary());
         }
     }
