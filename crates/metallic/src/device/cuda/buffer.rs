@@ -118,7 +118,7 @@ impl CudaBuffer {
     /// `T`'s size.
     pub fn to_vec<T: bytemuck::Pod>(&self) -> Result<Vec<T>> {
         let size = std::mem::size_of::<T>();
-        if self.len % size != 0 {
+        if !self.len.is_multiple_of(size) {
             return Err(Error::InvalidArgument(format!(
                 "a buffer of {} bytes is not a whole number of {size}-byte values",
                 self.len

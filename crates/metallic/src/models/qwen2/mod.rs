@@ -1,1 +1,178 @@
+//! Qwen2 (Qwen2.5) from a GGUF file: weights read in place through the
+//! file's memory map, a KV cache for a chosen context size, and a forward
+//! pass that evaluates a batch of tokens after the cached ones.
+
 pub mod config;
+mod forward;
+mod kv_cache;
+mod scratch;
+mod weights;
+
+pub use config::Qwen2Config;
+pub use kv_cache::KvCache;
+pub use weights::{BlockWeights, Qwen2Weights};
+
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::gguf::GgufFile;
+use forward::Batch;
+use scratch::Scratch;
+
+/// Bytes of attention scores (and as many of probabilities) one batch may
+/// address; longer prompts run in batches of at most this size, so a long
+/// context does not need a huge score matrix.
+const SCORE_BYTES_PER_BATCH: usize = 128 << 20;
+/// Most tokens in one batch.
+const MAX_BATCH: usize = 512;
+
+pub struct Qwen2Model {
+    config: Qwen2Config,
+    weights: Qwen2Weights,
+    cache: KvCache,
+    context_size: usize,
+    position: usize,
+    max_batch: usize,
+    /// Buffers of the last batch size used.
+    scratch: Option<Scratch>,
+}
+
+impl Qwen2Model {
+    /// Reads the config and views the weights of `gguf` (kept mapped by the
+    /// tensors), and allocates a KV cache of `ctx_size` positions, which may
+    /// not exceed the model's context length.
+    pub fn load(gguf: &GgufFile, ctx: &Context, ctx_size: usize) -> Result<Qwen2Model> {
+        let config = Qwen2Config::from_gguf(gguf)?;
+        if ctx_size == 0 || ctx_size > config.context_length {
+            return Err(Error::InvalidArgument(format!(
+                "context size {ctx_size} is outside 1..={} (the model's context length)",
+                config.context_length
+            )));
+        }
+        let weights = Qwen2Weights::load(gguf, ctx, &config)?;
+        let cache = KvCache::new(
+            ctx,
+            config.block_count,
+            config.n_kv_heads,
+            ctx_size,
+            config.head_dim,
+        )?;
+        let score_row_bytes = 2 * config.n_heads * ctx_size * std::mem::size_of::<f32>();
+        let max_batch = (SCORE_BYTES_PER_BATCH / score_row_bytes).clamp(1, MAX_BATCH);
+        Ok(Qwen2Model {
+            config,
+            weights,
+            cache,
+            context_size: ctx_size,
+            position: 0,
+            max_batch,
+            scratch: None,
+        })
+    }
+
+    pub fn config(&self) -> &Qwen2Config {
+        &self.config
+    }
+
+    /// Positions the KV cache holds.
+    pub fn context_size(&self) -> usize {
+        self.context_size
+    }
+
+    /// Tokens in the cache.
+    pub fn position(&self) -> usize {
+        self.position
+    }
+
+    /// Forgets cached tokens past `len` (keeping a shared prefix, e.g. a
+    /// chat's history); a `len` beyond the position changes nothing.
+    pub fn truncate(&mut self, len: usize) {
+        self.position = self.position.min(len);
+    }
+
+    /// Evaluates `tokens` after the cached ones and caches them. Returns
+    /// logits row-major [n_out × vocab]: for the last token only, or for
+    /// every token when `all_logits`. A batch that would overflow the
+    /// context, or holds an id outside the vocabulary, is an error and
+    /// nothing is evaluated.
+    pub fn forward(&mut self, ctx: &Context, tokens: &[u32], all_logits: bool) -> Result<Vec<f32>> {
+        if tokens.is_empty() {
+            return Err(Error::InvalidArgument("forward of an empty batch".into()));
+        }
+        let end = self.position.saturating_add(tokens.len());
+        if end > self.context_size {
+            return Err(Error::InvalidArgument(format!(
+                "{} tokens after {} cached would overflow the context of {}",
+                tokens.len(),
+                self.position,
+                self.context_size
+            )));
+        }
+        let vocab = self.config.vocab_size;
+        if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= vocab) {
+            return Err(Error::InvalidArgument(format!(
+                "token id {bad} is outside the vocabulary of {vocab}"
+            )));
+        }
+        // One entry into the Context's pool for the whole pass: the ops
+        // inside then start on a pool thread instead of each crossing over.
+        let logits = ctx.install(|| self.evaluate(ctx, tokens, all_logits))?;
+        self.position = end;
+        Ok(logits)
+    }
+
+    /// The batches of `tokens` after the cached ones; the logits asked for.
+    fn evaluate(&mut self, ctx: &Context, tokens: &[u32], all_logits: bool) -> Result<Vec<f32>> {
+        let end = self.position + tokens.len();
+        let mut logits = Vec::new();
+        let mut start = self.position;
+        for chunk in tokens.chunks(self.max_batch) {
+            let last_chunk = start + chunk.len() == end;
+            let n_out = match (all_logits, last_chunk) {
+                (true, _) => chunk.len(),
+                (false, true) => 1,
+                (false, false) => 0,
+            };
+            let hidden = self.run_batch(ctx, chunk, start, n_out)?;
+            if n_out > 0 {
+                let mut cache = ctx.resource_cache()?;
+                let out = ctx.matmul_alpha_beta_with_cache(
+                    &hidden,
+                    &self.weights.output,
+                    None,
+                    false,
+                    true,
+                    1.0,
+                    0.0,
+                    &mut cache,
+                )?;
+                logits.extend(out.to_f32_vec()?);
+            }
+            start += chunk.len();
+        }
+        Ok(logits)
+    }
+
+    /// One batch at `start`; the normalized final hidden states of its last
+    /// `n_out` tokens.
+    fn run_batch(
+        &mut self,
+        ctx: &Context,
+        tokens: &[u32],
+        start: usize,
+        n_out: usize,
+    ) -> Result<crate::tensor::Tensor> {
+        let scratch = match self.scratch.take() {
+            Some(s) if s.seq == tokens.len() => s,
+            _ => Scratch::new(ctx, &self.config, tokens.len(), self.context_size)?,
+        };
+        let scratch = self.scratch.insert(scratch);
+        let mut batch = Batch {
+            config: &self.config,
+            weights: &self.weights,
+            cache: &self.cache,
+            scratch,
+            start,
+        };
+        batch.run(ctx, tokens, n_out)
+    }
+}

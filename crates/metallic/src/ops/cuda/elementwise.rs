@@ -30,6 +30,12 @@ pub fn add_rows(
 ) -> Result<()> {
     check_float(act, "add_rows x")?;
     check_float(y_dtype, "add_rows y")?;
+    if shape.rows > 1 && shape.row_stride < shape.cols {
+        return Err(Error::InvalidArgument(format!(
+            "add_rows: rows of x overlap (row stride {} below {} columns)",
+            shape.row_stride, shape.cols
+        )));
+    }
     check_rows(
         x,
         act,

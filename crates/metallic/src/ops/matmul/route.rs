@@ -95,10 +95,9 @@ pub fn choose_on(
     choose(choice, problem)
 }
 
-/// Rows of A from which the vendor library (packed f32 GEMM, on weights
-/// dequantized once) overtakes the quantized kernels, and f32 prefill goes
-/// back to the vendor library: measured faster at m = 32 for mlx, at m = 128
-/// for vendor; the split lies between.
+/// Rows of A from which f32 prefill goes back to the vendor library
+/// (packed f32 GEMM): measured faster at m = 32 for mlx, at m = 128 for
+/// vendor; the split lies between.
 const VENDOR_FROM_M: usize = 64;
 
 /// Elements of one B matrix up to which converting bf16 B to f32 on every
@@ -130,7 +129,11 @@ pub fn auto_rule(problem: &GemmProblem) -> Backend {
     let (m, b_elements) = (problem.m, problem.k.saturating_mul(problem.n));
     let types = (problem.a.dtype, problem.b.dtype, problem.c.dtype);
     let vendor = match types {
-        (_, b, _) if b.is_quantized() => m >= VENDOR_FROM_M,
+        // Quantized weights stay on mlx at every m although vendor wins at
+        // m = 128: vendor keeps an f32 copy of each weight it has seen (4–6×
+        // the GGUF bytes, about 2 GB for the default model), which breaks the
+        // engine's memory budget; mlx reads the blocks in place.
+        (_, b, _) if b.is_quantized() => false,
         (F32, F32, F32) => m == 1 || m >= VENDOR_FROM_M,
         (F16, F16, F16) => m == 1,
         (BF16, BF16, BF16) => m == 1 && b_elements <= SMALL_BF16_B,
