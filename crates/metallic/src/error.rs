@@ -24,7 +24,10 @@ pub enum Error {
     Shape(String),
     /// An operand's strides fit no layout the operation accepts.
     #[error("operand `{operand}` has an unsupported layout: {detail}")]
-    Layout { operand: &'static str, detail: String },
+    Layout {
+        operand: &'static str,
+        detail: String,
+    },
     /// A dtype, device or feature the operation does not support.
     #[error("unsupported: {0}")]
     Unsupported(String),

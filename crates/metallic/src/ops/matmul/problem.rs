@@ -57,12 +57,7 @@ impl GemmProblem {
     pub fn batch_offset(&self, operand: &MatrixOperand, batch_index: usize) -> usize {
         let mut rest = batch_index;
         let mut offset = operand.offset;
-        for (dim, stride) in self
-            .batch_shape
-            .iter()
-            .zip(&operand.batch_strides)
-            .rev()
-        {
+        for (dim, stride) in self.batch_shape.iter().zip(&operand.batch_strides).rev() {
             offset += (rest % dim) * stride;
             rest /= dim;
         }
