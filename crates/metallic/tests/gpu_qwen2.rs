@@ -11,7 +11,18 @@ use metallic::gguf::GgufFile;
 use metallic::models::qwen2::Qwen2Model;
 use metallic::testing::{check_close, fresh_seed, rng, Tolerance};
 use metallic::{Context, DType, Device};
-use tiny_qwen2::{random_tokens, write_model, Reference, KQUANT, SMALL};
+use tiny_qwen2::{random_tokens, write_model, Dims, Reference, KQUANT};
+
+/// The GPU attention kernel takes head sizes of 32·k: 4 heads of 32.
+const SMALL: Dims = Dims {
+    hidden: 128,
+    heads: 4,
+    kv_heads: 2,
+    ffn: 256,
+    blocks: 2,
+    vocab: 300,
+    context: 64,
+};
 
 /// Logits of unit-scale activations through two blocks in f32 arithmetic
 /// (the CPU tests' f32 bound).
