@@ -39,7 +39,7 @@ impl Context {
             k: 0,
         };
         let (kind, first) = (src.dtype(), src.offset());
-        if first % kind.block_size() != 0 {
+        if !first.is_multiple_of(kind.block_size()) {
             return Err(Error::Layout {
                 operand: "src",
                 detail: format!("offset {first} splits a {kind} block"),
