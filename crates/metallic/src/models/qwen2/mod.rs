@@ -18,8 +18,8 @@ use crate::gguf::GgufFile;
 use forward::Batch;
 use scratch::Scratch;
 
-/// Bytes of attention scores (and as many of probabilities) one batch may
-/// address; longer prompts run in batches of at most this size, so a long
+/// Bytes of attention scores (and as many of probabilities) one CPU batch
+/// may address (a GPU keeps scores inside its attention kernel); longer prompts run in batches of at most this size, so a long
 /// context does not need a huge score matrix.
 const SCORE_BYTES_PER_BATCH: usize = 128 << 20;
 /// Most tokens in one batch.
@@ -57,7 +57,11 @@ impl Qwen2Model {
             config.head_dim,
         )?;
         let score_row_bytes = 2 * config.n_heads * ctx_size * std::mem::size_of::<f32>();
-        let max_batch = (SCORE_BYTES_PER_BATCH / score_row_bytes).clamp(1, MAX_BATCH);
+        let max_batch = if ctx.device().is_cuda() {
+            MAX_BATCH
+        } else {
+            (SCORE_BYTES_PER_BATCH / score_row_bytes).clamp(1, MAX_BATCH)
+        };
         Ok(Qwen2Model {
             config,
             weights,
