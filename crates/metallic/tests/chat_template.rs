@@ -1,5 +1,5 @@
 //! The default model's chat template against llama.cpp's prompt for the chat
-//! case of shared/fixtures/golden-llamacpp.json.
+//! case of tests/fixtures/golden-llamacpp.json.
 
 mod common;
 

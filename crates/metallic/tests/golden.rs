@@ -5,11 +5,10 @@
 
 mod common;
 
-use common::{default_gguf, default_tokenizer};
+use common::{default_gguf, default_tokenizer, fixture, fixtures_dir, ids};
 use metallic::models::qwen2::Qwen2Model;
 use metallic::{Context, Device};
 use serde_json::Value;
-use std::path::Path;
 
 /// A step where llama.cpp's top two logits are closer than this may go
 /// either way: llama.cpp quantizes activations to 8 bits inside its dot
@@ -20,20 +19,17 @@ use std::path::Path;
 /// step of the fixtures has a margin of at least 0.178, so most must match.
 const TINY_MARGIN: f64 = 0.4;
 
-fn fixture(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
+/// How much noisier than llama.cpp's our logits may be, as a ratio of RMS
+/// deviations from exact float32 logits (transformers). Both round
+/// activations to 8 bits inside quantized products (llama.cpp also keeps an
+/// f16 KV cache), so the deviations are of one kind and size; the per-case
+/// RMS of llama.cpp's is in reference-transformers-fp32.json.
+const NOISE_RATIO: f64 = 1.5;
 
-fn ids(value: &Value) -> Vec<u32> {
-    value
-        .as_array()
-        .expect("an array of ids")
-        .iter()
-        .map(|v| v.as_u64().expect("an id") as u32)
-        .collect()
+/// A text fixture, from the directory the JSON ones come from.
+fn text_fixture(name: &str) -> String {
+    let path = fixtures_dir().join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn context() -> Context {
@@ -53,7 +49,7 @@ fn argmax(logits: &[f32]) -> u32 {
 
 #[test]
 fn greedy_continuations_match_llama_cpp() {
-    let golden: Value = serde_json::from_str(&fixture("golden-llamacpp.json")).unwrap();
+    let golden: Value = fixture("golden-llamacpp.json");
     let ctx = context();
     let mut model = Qwen2Model::load(default_gguf(), &ctx, 512).unwrap();
     let mut unexplained = Vec::new();
@@ -109,7 +105,7 @@ fn perplexity_at_context_128_is_within_one_percent_of_llama_cpp() {
     const N: usize = 128;
     const LLAMA_CPP: f64 = 40.9306;
     let tokens = default_tokenizer()
-        .encode(&fixture("ppl_text.txt"), false)
+        .encode(&text_fixture("ppl_text.txt"), false)
         .unwrap();
     let ctx = context();
     let mut model = Qwen2Model::load(default_gguf(), &ctx, N).unwrap();
@@ -136,4 +132,79 @@ fn perplexity_at_context_128_is_within_one_percent_of_llama_cpp() {
     let ppl = (nll / scored as f64).exp();
     println!("perplexity {ppl:.4} (llama.cpp {LLAMA_CPP})");
     assert!((ppl / LLAMA_CPP - 1.0).abs() < 0.01, "perplexity {ppl}");
+}
+
+/// Teacher-forced on llama.cpp's continuation in one batch (prefill with
+/// every position's logits): our logits of the top-5 ids at each step
+/// against both references.
+#[test]
+fn teacher_forced_logits_stay_as_close_to_exact_as_llama_cpps() {
+    let golden: Value = fixture("golden-llamacpp.json");
+    let exact: Value = fixture("reference-transformers-fp32.json");
+    let ctx = context();
+    let mut model = Qwen2Model::load(default_gguf(), &ctx, 512).unwrap();
+    let vocab = model.config().vocab_size;
+    let mut too_noisy = Vec::new();
+    for (case, exact_case) in golden["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(exact["cases"].as_array().unwrap())
+    {
+        let name = case["name"].as_str().unwrap();
+        assert_eq!(exact_case["name"].as_str(), Some(name));
+        let prompt = ids(&case["prompt_ids"]);
+        let generated = ids(&case["generated_ids"]);
+        let tokens: Vec<u32> = prompt
+            .iter()
+            .chain(&generated[..generated.len() - 1])
+            .copied()
+            .collect();
+        model.truncate(0);
+        let logits = model.forward(&ctx, &tokens, true).unwrap();
+        let (mut to_llama, mut to_exact) = (Vec::new(), Vec::new());
+        let steps = exact_case["teacher_forced"]["steps"].as_array().unwrap();
+        for (step, llama_top5) in case["top5_logits_per_step"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .enumerate()
+        {
+            let row = &logits[(prompt.len() - 1 + step) * vocab..][..vocab];
+            let pairs = |top5: &Value| -> Vec<(usize, f64)> {
+                top5.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| (p[0].as_u64().unwrap() as usize, p[1].as_f64().unwrap()))
+                    .collect()
+            };
+            for (id, v) in pairs(llama_top5) {
+                to_llama.push(f64::from(row[id]) - v);
+            }
+            for (id, v) in pairs(&steps[step]["top5"]) {
+                to_exact.push(f64::from(row[id]) - v);
+            }
+        }
+        let stats = |d: &[f64]| {
+            let max = d.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            let rms = (d.iter().map(|v| v * v).sum::<f64>() / d.len() as f64).sqrt();
+            (max, rms)
+        };
+        let (llama_max, llama_rms) = stats(&to_llama);
+        let (exact_max, exact_rms) = stats(&to_exact);
+        println!(
+            "{name}: top-5 logits vs llama.cpp max {llama_max:.4} rms {llama_rms:.4}; \
+             vs transformers fp32 max {exact_max:.4} rms {exact_rms:.4}"
+        );
+        let llama_rms_from_exact = exact_case["teacher_forced"]["logits_vs_llamacpp_top5"]
+            ["rms_diff"]
+            .as_f64()
+            .unwrap();
+        if exact_rms > NOISE_RATIO * llama_rms_from_exact {
+            too_noisy.push(format!(
+                "{name}: RMS {exact_rms:.4} from exact logits, llama.cpp's {llama_rms_from_exact}"
+            ));
+        }
+    }
+    assert!(too_noisy.is_empty(), "{too_noisy:#?}");
 }

@@ -336,21 +336,6 @@ fn bad_operands_are_errors() {
         call(DType::Q8_0, &w, usize::MAX, 32, &a, 32, 1, &mut c, 4).is_err(),
         "n overflows"
     );
-    assert!(
-        call(
-            DType::Q8_K,
-            &[0u8; 292],
-            1,
-            256,
-            &[0.0; 256],
-            256,
-            1,
-            &mut c,
-            1
-        )
-        .is_err(),
-        "Q8_K weights"
-    );
     // k = 0: an empty sum, so C = beta · C.
     let mut c2 = [2.0f32, 4.0];
     assert!(matmul_quantized(DType::Q4_K, &[], 2, 0, &[], 0, 1, &mut c2, 2, 1.0, 0.5).is_ok());

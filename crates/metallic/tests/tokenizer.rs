@@ -1,5 +1,5 @@
 //! The tokenizer of the default model against llama.cpp's `llama-tokenize`
-//! (shared/fixtures/tokenizer-llamacpp.json) and the model's stated facts.
+//! (tests/fixtures/tokenizer-llamacpp.json, copied from shared/fixtures) and the model's stated facts.
 
 mod common;
 

@@ -57,6 +57,11 @@ impl Device {
         }
     }
 
+    /// Whether this is a CUDA GPU (ops dispatch to its kernels).
+    pub fn is_cuda(&self) -> bool {
+        !self.is_host()
+    }
+
     /// Whether the device's memory is host memory the CPU can address.
     pub fn is_host(&self) -> bool {
         match self {

@@ -17,6 +17,10 @@ impl Context {
             cols,
             k: 0,
         };
+        #[cfg(feature = "cuda")]
+        if self.device().is_cuda() {
+            return super::cuda_dispatch::swiglu(gate, up, out);
+        }
         cpu_dispatch::run(self, "swiglu", shape, || {
             let gate_bytes = gate.buffer().read()?;
             let up_bytes = up.buffer().read()?;

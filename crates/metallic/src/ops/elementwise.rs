@@ -19,6 +19,10 @@ impl Context {
             cols,
             k: 0,
         };
+        #[cfg(feature = "cuda")]
+        if self.device().is_cuda() {
+            return super::cuda_dispatch::add(a, &b, out);
+        }
         cpu_dispatch::run(self, "add", shape, || {
             let a_bytes = a.buffer().read()?;
             let b_bytes = b.buffer().read()?;
@@ -46,6 +50,10 @@ impl Context {
             cols,
             k: 0,
         };
+        #[cfg(feature = "cuda")]
+        if self.device().is_cuda() {
+            return super::cuda_dispatch::copy(src, dst);
+        }
         cpu_dispatch::run(self, "copy", shape, || {
             let src_bytes = src.buffer().read()?;
             let src_rows = Rows::new(&src_bytes, src, "src")?;

@@ -40,6 +40,10 @@ impl Context {
             cols: n,
             k: vocab,
         };
+        #[cfg(feature = "cuda")]
+        if self.device().is_cuda() {
+            return super::cuda_dispatch::embedding(table, ids, out);
+        }
         cpu_dispatch::run(self, "embedding", shape, || {
             let bytes = table.buffer().read()?;
             let failure = Mutex::new(None);

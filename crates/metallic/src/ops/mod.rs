@@ -2,8 +2,10 @@
 //! row-wise ops a transformer block needs.
 
 mod activation;
+mod attention;
 mod cpu_dispatch;
 mod cpu_rows;
+mod dequantize;
 mod elementwise;
 mod embedding;
 pub mod matmul;
@@ -13,6 +15,8 @@ mod softmax;
 
 #[cfg(feature = "cuda")]
 pub mod cuda;
+#[cfg(feature = "cuda")]
+mod cuda_dispatch;
 
 #[cfg(test)]
 mod tests;

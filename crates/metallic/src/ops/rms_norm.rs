@@ -25,6 +25,10 @@ impl Context {
             cols: n,
             k: 0,
         };
+        #[cfg(feature = "cuda")]
+        if self.device().is_cuda() {
+            return super::cuda_dispatch::rms_norm(x, weight, eps, out);
+        }
         cpu_dispatch::run(self, "rms_norm", shape, || {
             let x_bytes = x.buffer().read()?;
             let w_bytes = weight.buffer().read()?;

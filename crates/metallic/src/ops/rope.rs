@@ -38,6 +38,10 @@ impl Context {
             cols: d,
             k: start,
         };
+        #[cfg(feature = "cuda")]
+        if self.device().is_cuda() {
+            return super::cuda_dispatch::rope(x, start, base, out);
+        }
         cpu_dispatch::run(self, "rope", shape, || {
             let table = RotationTable::new(start, seq, d, base);
             let x_bytes = x.buffer().read()?;

@@ -122,11 +122,6 @@ fn check_operands(
     c: &[f32],
     ldc: usize,
 ) -> Result<usize> {
-    if w_type == DType::Q8_K {
-        return Err(Error::Unsupported(
-            "Q8_K weights (it is an activation format)".into(),
-        ));
-    }
     let row_bytes = w_type.bytes_for(k).ok_or_else(|| {
         Error::Shape(format!(
             "k = {k} is not a multiple of {w_type}'s block of {}",
@@ -215,8 +210,9 @@ fn quantized_chunk(
     }
 }
 
-/// Plain-float weights: each row is converted to f32 once, then dotted
-/// with every activation row.
+/// Plain-float weights, and Q8_K (an activation format with no integer
+/// kernel of its own): each row is converted to f32 once, then dotted with
+/// every (unquantized) activation row.
 struct FloatChunk<'a, 'c> {
     w_type: DType,
     /// k values of scratch.

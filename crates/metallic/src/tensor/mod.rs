@@ -179,7 +179,7 @@ fn check_block_layout(
         ));
     }
     let outer = &strides[..strides.len() - 1];
-    if offset % block != 0 || outer.iter().any(|s| s % block != 0) {
+    if !offset.is_multiple_of(block) || outer.iter().any(|s| !s.is_multiple_of(block)) {
         return bad(format!(
             "offset {offset} and strides {strides:?} must be whole blocks of {block} values"
         ));

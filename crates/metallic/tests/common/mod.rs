@@ -1,6 +1,6 @@
 //! What tests on the real default model share: the model (fetched into the
 //! cache on first use, or `$METALLIC_MODEL`), its tokenizer, and the
-//! reference fixtures in `shared/fixtures`.
+//! reference fixtures in `tests/fixtures`.
 
 #![allow(dead_code)]
 
@@ -28,18 +28,13 @@ pub fn default_tokenizer() -> &'static Tokenizer {
     TOKENIZER.get_or_init(|| Tokenizer::from_gguf(default_gguf()).expect("its tokenizer loads"))
 }
 
-/// `$METALLIC_FIXTURES`, else the nearest `shared/fixtures` above this crate
-/// (CI places `shared/` beside the clone).
+/// `$METALLIC_FIXTURES`, else this crate's `tests/fixtures` (copies of
+/// `shared/fixtures`, committed so a fresh clone has them).
 pub fn fixtures_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("METALLIC_FIXTURES") {
-        return PathBuf::from(dir);
+    match std::env::var_os("METALLIC_FIXTURES") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"),
     }
-    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    crate_dir
-        .ancestors()
-        .map(|dir| dir.join("shared/fixtures"))
-        .find(|dir| dir.is_dir())
-        .unwrap_or_else(|| panic!("no shared/fixtures above {}", crate_dir.display()))
 }
 
 pub fn fixture(name: &str) -> serde_json::Value {

@@ -100,6 +100,37 @@ impl CudaBuffer {
             .map_err(|e| driver_error("copying to the device", e))
     }
 
+    /// Copies `len` bytes of `src` from byte `src_offset` to this buffer's
+    /// byte `dst_offset`, on the device (queued on the stream, no wait).
+    pub fn copy_from_device(
+        &mut self,
+        dst_offset: usize,
+        src: &CudaBuffer,
+        src_offset: usize,
+        len: usize,
+    ) -> Result<()> {
+        let fits = |offset: usize, total: usize| offset.checked_add(len).filter(|&e| e <= total);
+        let (Some(dst_end), Some(src_end)) =
+            (fits(dst_offset, self.len), fits(src_offset, src.len))
+        else {
+            return Err(Error::InvalidArgument(format!(
+                "copying {len} bytes from offset {src_offset} of {} bytes to offset \
+                 {dst_offset} of {} bytes",
+                src.len, self.len
+            )));
+        };
+        self.device.check_buffers(&[src], "device copy")?;
+        if len == 0 {
+            return Ok(());
+        }
+        let stream = self.device.stream().clone();
+        let from = src.slice.slice(src_offset..src_end);
+        let mut to = self.slice.slice_mut(dst_offset..dst_end);
+        stream
+            .memcpy_dtod(&from, &mut to)
+            .map_err(|e| driver_error("copying on the device", e))
+    }
+
     /// The buffer's bytes on the host; waits for the work queued before.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let mut host = vec![0u8; self.len];
@@ -118,7 +149,7 @@ impl CudaBuffer {
     /// `T`'s size.
     pub fn to_vec<T: bytemuck::Pod>(&self) -> Result<Vec<T>> {
         let size = std::mem::size_of::<T>();
-        if self.len % size != 0 {
+        if !self.len.is_multiple_of(size) {
             return Err(Error::InvalidArgument(format!(
                 "a buffer of {} bytes is not a whole number of {size}-byte values",
                 self.len

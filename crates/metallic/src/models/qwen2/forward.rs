@@ -29,33 +29,49 @@ impl Batch<'_> {
             self.attention(ctx, index, block)?;
             self.mlp(ctx, block)?;
         }
+        // Every row is normalized (cheap, and no view at an offset for the
+        // GPU kernels); only the last `n_out` are returned.
         let s = &*self.scratch;
-        let rows = s.x.narrow(0, s.seq - n_out, n_out)?;
-        let normed = s.normed.narrow(0, s.seq - n_out, n_out)?;
         ctx.rms_norm(
-            &rows,
+            &s.x,
             &self.weights.output_norm,
             self.config.rms_eps,
-            &normed,
+            &s.normed,
         )?;
-        Ok(normed)
+        s.normed.narrow(0, s.seq - n_out, n_out)
     }
 
     /// x += Attention(RMSNorm(x)), with this batch's keys and values cached.
     fn attention(&mut self, ctx: &Context, index: usize, w: &BlockWeights) -> Result<()> {
         let c = self.config;
         let s = &mut *self.scratch;
-        let (seq, start) = (s.seq, self.start);
-        let len = start + seq;
-        let (heads, kv_heads, d) = (c.n_heads, c.n_kv_heads, c.head_dim);
-        let group = heads / kv_heads;
-
         ctx.rms_norm(&s.x, &w.attn_norm, c.rms_eps, &s.normed)?;
         project(ctx, &s.normed, &w.q, &s.q_proj)?;
         project(ctx, &s.normed, &w.k, &s.k_proj)?;
         project(ctx, &s.normed, &w.v, &s.v_proj)?;
         ctx.add(&s.q_proj, &w.q_bias, &s.q_biased)?;
         ctx.add(&s.k_proj, &w.k_bias, &s.k_biased)?;
+        if ctx.device().is_cuda() {
+            self.fused_attention(ctx, index, w)?;
+        } else {
+            self.composed_attention(ctx, index, w)?;
+        }
+        let s = &mut *self.scratch;
+        project(ctx, &s.attn, &w.output, &s.attn_out)?;
+        ctx.add(&s.x, &s.attn_out, &s.x_next)?;
+        std::mem::swap(&mut s.x, &mut s.x_next);
+        Ok(())
+    }
+
+    /// Attention on the CPU: RoPE into the cache window, then Q·Kᵀ, a
+    /// causal softmax and P·V as batched matmuls; the result in `attn`.
+    fn composed_attention(&mut self, ctx: &Context, index: usize, w: &BlockWeights) -> Result<()> {
+        let c = self.config;
+        let s = &mut *self.scratch;
+        let (seq, start) = (s.seq, self.start);
+        let len = start + seq;
+        let (heads, kv_heads, d) = (c.n_heads, c.n_kv_heads, c.head_dim);
+        let group = heads / kv_heads;
 
         let (k_slots, v_slots) = self.cache.window(index, start, seq)?;
         let q_heads = s.q.permute(&[1, 0, 2])?;
@@ -95,12 +111,28 @@ impl Batch<'_> {
         ctx.copy(
             &s.attn_heads.permute(&[1, 0, 2])?,
             &s.attn.reshape(&[seq, heads, d])?,
-        )?;
+        )
+    }
 
-        project(ctx, &s.attn, &w.output, &s.attn_out)?;
-        ctx.add(&s.x, &s.attn_out, &s.x_next)?;
-        std::mem::swap(&mut s.x, &mut s.x_next);
-        Ok(())
+    /// Attention on a GPU: RoPE in place, the new keys and values copied
+    /// into the cache, then the fused attention kernel; the result in `attn`.
+    fn fused_attention(&mut self, ctx: &Context, index: usize, w: &BlockWeights) -> Result<()> {
+        let c = self.config;
+        let s = &mut *self.scratch;
+        let (seq, start) = (s.seq, self.start);
+        let (heads, kv_heads, d) = (c.n_heads, c.n_kv_heads, c.head_dim);
+        let q = s.q_biased.reshape(&[seq, heads, d])?;
+        let k = s.k_biased.reshape(&[seq, kv_heads, d])?;
+        ctx.rope(&q, start, c.rope_base, &q)?;
+        ctx.rope(&k, start, c.rope_base, &k)?;
+        ctx.add(&s.v_proj, &w.v_bias, &s.v_biased)?;
+        let (keys, values) = self.cache.block(index);
+        ctx.copy(&k, &keys.narrow(0, start, seq)?)?;
+        ctx.copy(
+            &s.v_biased.reshape(&[seq, kv_heads, d])?,
+            &values.narrow(0, start, seq)?,
+        )?;
+        ctx.attention(&q, keys, values, start, &s.attn.reshape(&[seq, heads, d])?)
     }
 
     /// x += down(silu(gate(h)) · up(h)), h = RMSNorm(x).

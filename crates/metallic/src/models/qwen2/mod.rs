@@ -18,8 +18,8 @@ use crate::gguf::GgufFile;
 use forward::Batch;
 use scratch::Scratch;
 
-/// Bytes of attention scores (and as many of probabilities) one batch may
-/// address; longer prompts run in batches of at most this size, so a long
+/// Bytes of attention scores (and as many of probabilities) one CPU batch
+/// may address (a GPU keeps scores inside its attention kernel); longer prompts run in batches of at most this size, so a long
 /// context does not need a huge score matrix.
 const SCORE_BYTES_PER_BATCH: usize = 128 << 20;
 /// Most tokens in one batch.
@@ -57,7 +57,11 @@ impl Qwen2Model {
             config.head_dim,
         )?;
         let score_row_bytes = 2 * config.n_heads * ctx_size * std::mem::size_of::<f32>();
-        let max_batch = (SCORE_BYTES_PER_BATCH / score_row_bytes).clamp(1, MAX_BATCH);
+        let max_batch = if ctx.device().is_cuda() {
+            MAX_BATCH
+        } else {
+            (SCORE_BYTES_PER_BATCH / score_row_bytes).clamp(1, MAX_BATCH)
+        };
         Ok(Qwen2Model {
             config,
             weights,
@@ -113,6 +117,16 @@ impl Qwen2Model {
                 "token id {bad} is outside the vocabulary of {vocab}"
             )));
         }
+        // One entry into the Context's pool for the whole pass: the ops
+        // inside then start on a pool thread instead of each crossing over.
+        let logits = ctx.install(|| self.evaluate(ctx, tokens, all_logits))?;
+        self.position = end;
+        Ok(logits)
+    }
+
+    /// The batches of `tokens` after the cached ones; the logits asked for.
+    fn evaluate(&mut self, ctx: &Context, tokens: &[u32], all_logits: bool) -> Result<Vec<f32>> {
+        let end = self.position + tokens.len();
         let mut logits = Vec::new();
         let mut start = self.position;
         for chunk in tokens.chunks(self.max_batch) {
@@ -139,7 +153,6 @@ impl Qwen2Model {
             }
             start += chunk.len();
         }
-        self.position = end;
         Ok(logits)
     }
 

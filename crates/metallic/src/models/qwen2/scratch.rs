@@ -21,11 +21,14 @@ pub struct Scratch {
     pub k_proj: Tensor,
     pub k_biased: Tensor,
     pub v_proj: Tensor,
+    /// Values after their bias (the GPU path copies them into the cache).
+    pub v_biased: Tensor,
     /// Rotated queries [heads, seq, head_dim]: grouped by KV head, so the
     /// queries sharing one are a single [group·seq, head_dim] matrix.
     pub q: Tensor,
     /// Attention scores and probabilities [kv_heads, group·seq, capacity];
     /// a call uses the first `len` columns (rows stay `capacity` apart).
+    /// Empty (capacity 0) on a GPU, whose attention kernel keeps its scores.
     pub scores: Tensor,
     pub probs: Tensor,
     /// Attention output per head [heads, seq, head_dim], and token-major
@@ -45,6 +48,7 @@ impl Scratch {
         let c = config;
         let group = c.n_heads / c.n_kv_heads;
         let buffer = |shape: &[usize]| Tensor::empty(ctx.device(), DType::F32, shape);
+        let capacity = if ctx.device().is_cuda() { 0 } else { capacity };
         Ok(Scratch {
             seq,
             x: buffer(&[seq, c.hidden_size])?,
@@ -55,6 +59,7 @@ impl Scratch {
             k_proj: buffer(&[seq, c.kv_dim()])?,
             k_biased: buffer(&[seq, c.kv_dim()])?,
             v_proj: buffer(&[seq, c.kv_dim()])?,
+            v_biased: buffer(&[seq, c.kv_dim()])?,
             q: buffer(&[c.n_heads, seq, c.head_dim])?,
             scores: buffer(&[c.n_kv_heads, group * seq, capacity])?,
             probs: buffer(&[c.n_kv_heads, group * seq, capacity])?,

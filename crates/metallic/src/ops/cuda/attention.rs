@@ -49,13 +49,13 @@ pub fn attention(
 ) -> Result<()> {
     check_float(act, "attention q")?;
     check_float(kv_dtype, "attention cache")?;
-    if s.head_dim == 0 || s.head_dim % 32 != 0 || s.head_dim > 256 {
+    if s.head_dim == 0 || !s.head_dim.is_multiple_of(32) || s.head_dim > 256 {
         return Err(Error::Unsupported(format!(
             "attention head_dim {} (a multiple of 32 up to 256)",
             s.head_dim
         )));
     }
-    if s.kv_heads == 0 || s.heads % s.kv_heads != 0 {
+    if s.kv_heads == 0 || !s.heads.is_multiple_of(s.kv_heads) {
         return Err(Error::InvalidArgument(format!(
             "attention: {} query heads do not share {} KV heads evenly",
             s.heads, s.kv_heads

@@ -95,11 +95,55 @@ pub fn choose_on(
     choose(choice, problem)
 }
 
-/// The `auto` rule. Until the two backends are measured against each other
-/// on this machine, every problem goes to the project's own kernels, the
-/// only ones that read quantized weights without a dequantized copy.
-pub fn auto_rule(_problem: &GemmProblem) -> Backend {
-    Backend::Mlx
+/// Rows of A from which f32 prefill goes back to the vendor library
+/// (packed f32 GEMM): measured faster at m = 32 for mlx, at m = 128 for
+/// vendor; the split lies between.
+const VENDOR_FROM_M: usize = 64;
+
+/// Elements of one B matrix up to which converting bf16 B to f32 on every
+/// call stays cheap (attention's K and V per head: 512 × 64).
+const SMALL_BF16_B: usize = 1 << 18;
+
+/// The `auto` rule: per problem, the backend measured faster.
+///
+/// Measured 2026-11-26 on the project's 2-core AMD EPYC VM (AVX-512 F/BW/VL/
+/// VNNI/BF16, 32 MiB L3; shared with other jobs, load about 12, so the
+/// fastest of up to 100 runs is compared) with
+/// `cargo bench -p metallic --bench matmul` (Qwen2.5-0.5B shapes, m = 1 with
+/// cold caches as in decoding, m = 32 and 128 warm; docs/PERF.md has the
+/// tables). Ratios are slower / faster time:
+/// - quantized B (Q5_0, Q8_0, Q4_K, Q6_K): m = 1 mlx on all 12 (×1.7–4.0:
+///   it reads the blocks, a quarter to a sixth of the f32 bytes); m = 32
+///   mlx on 10 of 12 (×1.0–2.9); m = 128 vendor on 11 of 12 (×1.0–2.0).
+/// - f32: m = 1 vendor on the 5 linears (×1.26–1.83), attention within 11%
+///   either way; m = 32 mlx on 3 of 5 (×1.3–2.2); m = 128 vendor on all 5
+///   (×1.23–1.76).
+/// - f16: m = 1 vendor on all 7 (×2.3–8.2, `gemm`'s f16 gemv); m = 32 mlx
+///   on all 5 (×1.4–4.5); m = 128 mlx on 4 of 5 (×1.2–1.9).
+/// - bf16 (vendor widens B to f32 on every call): m = 1 mlx on 4 of the 5
+///   linears (×1.2–7.4), vendor on attention's small B (×2.0–2.3); m = 32
+///   and 128 mlx on 7 of 10 (×1.0–3.4).
+/// - mixed float types: not measured; mlx (vendor widens every operand).
+pub fn auto_rule(problem: &GemmProblem) -> Backend {
+    use crate::dtype::DType::{BF16, F16, F32};
+    let (m, b_elements) = (problem.m, problem.k.saturating_mul(problem.n));
+    let types = (problem.a.dtype, problem.b.dtype, problem.c.dtype);
+    let vendor = match types {
+        // Quantized weights stay on mlx at every m although vendor wins at
+        // m = 128: vendor keeps an f32 copy of each weight it has seen (4–6×
+        // the GGUF bytes, about 2 GB for the default model), which breaks the
+        // engine's memory budget; mlx reads the blocks in place.
+        (_, b, _) if b.is_quantized() => false,
+        (F32, F32, F32) => m == 1 || m >= VENDOR_FROM_M,
+        (F16, F16, F16) => m == 1,
+        (BF16, BF16, BF16) => m == 1 && b_elements <= SMALL_BF16_B,
+        _ => false,
+    };
+    if vendor {
+        Backend::Vendor
+    } else {
+        Backend::Mlx
+    }
 }
 
 #[cfg(test)]

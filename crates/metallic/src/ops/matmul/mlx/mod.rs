@@ -1,6 +1,6 @@
 //! The `mlx` backend on the CPU: the project's own GEMM kernels after MLX's
-//! "steel" design. A problem is validated, turned into a row-major-output
-//! form, and described by a small key (`MlxKernelKey`: dtype, tile,
+//! "steel" design. A problem is validated, normalized (row-major output,
+//! shared-B batches folded into m), and described by a small key (`MlxKernelKey`: dtype, tile,
 //! transposes, batched, alignment, epilogue flags, instruction set); the key
 //! selects a driver monomorphized over those flags, resolved once and kept
 //! in the kernel cache.
@@ -13,6 +13,7 @@ mod gemv;
 mod instance;
 mod key;
 mod microkernel;
+mod normalize;
 mod pack;
 mod parallel;
 mod quantized;
@@ -24,10 +25,9 @@ pub use key::{KernelKind, MlxKernelKey, Tile};
 pub use microkernel::Isa;
 
 use crate::error::{Error, Result};
-use crate::ops::matmul::{GemmProblem, MatrixOperand};
+use crate::ops::matmul::GemmProblem;
 use args::{KernelArgs, KernelFn, OutBuffer};
 use microkernel::MicroKernels;
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{PoisonError, RwLock};
 
@@ -117,11 +117,8 @@ impl MlxCpu {
         if p.m == 0 || p.n == 0 || p.batch_count() == 0 {
             return Ok(());
         }
-        let (p, a, b) = if p.c.row_major {
-            (Cow::Borrowed(p), a, b)
-        } else {
-            (Cow::Owned(transposed(p)), b, a)
-        };
+        let (p, swapped) = normalize::normalize(p);
+        let (a, b) = if swapped { (b, a) } else { (a, b) };
         let key = self.plan(&p);
         let kernel = self.kernel(&key)?;
         kernel(&KernelArgs {
@@ -220,25 +217,5 @@ impl MlxCpu {
         })?;
         let mut cache = self.cache.write().unwrap_or_else(PoisonError::into_inner);
         Ok(*cache.entry(*key).or_insert(kernel))
-    }
-}
-
-/// The same product with C row-major: Dᵀ = Bᵀ·Aᵀ, so A and B swap roles
-/// and every operand's layout flips.
-fn transposed(p: &GemmProblem) -> GemmProblem {
-    let flip = |operand: &MatrixOperand| MatrixOperand {
-        row_major: !operand.row_major,
-        ..operand.clone()
-    };
-    GemmProblem {
-        m: p.n,
-        n: p.m,
-        k: p.k,
-        batch_shape: p.batch_shape.clone(),
-        a: flip(&p.b),
-        b: flip(&p.a),
-        c: flip(&p.c),
-        alpha: p.alpha,
-        beta: p.beta,
     }
 }

@@ -2,7 +2,8 @@
 //! blocks, and the product runs in the quantized kernels
 //! (`quant::matmul_quantized`), which read the blocks directly. This file
 //! only maps the problem onto them: row-major A and C, one call per batch
-//! matrix, f16/bf16 activations staged through f32.
+//! matrix, f16/bf16 activations staged through f32, weight rows sliced
+//! along k gathered into packed rows.
 
 use super::args::elements;
 use super::validate::check_operand;
@@ -30,25 +31,20 @@ pub(super) fn run(p: &GemmProblem, a: &[u8], b: &[u8], c: &mut [u8]) -> Result<(
             )));
         }
     }
-    if p.b.row_major || p.b.ld != p.k {
+    if p.b.row_major {
         return Err(Error::Layout {
             operand: "b",
-            detail: format!(
-                "a {w_type} B must be n packed rows of k = {} values (column-major, ld = k), got {} with ld {}",
-                p.k,
-                if p.b.row_major { "row-major" } else { "column-major" },
-                p.b.ld
-            ),
+            detail: format!("a {w_type} B must be column-major: n rows of k values in blocks"),
         });
     }
     let whole_blocks = |n: &usize| n.is_multiple_of(block);
-    if !whole_blocks(&p.k)
-        || !whole_blocks(&p.b.offset)
-        || !p.b.batch_strides.iter().all(whole_blocks)
-    {
+    let strides = [p.k, p.b.ld, p.b.offset];
+    if !strides.iter().chain(&p.b.batch_strides).all(whole_blocks) {
         return Err(Error::Layout {
             operand: "b",
-            detail: format!("k, offset and batch strides must be whole {w_type} blocks of {block}"),
+            detail: format!(
+                "k, leading dimension, offset and batch strides must be whole {w_type} blocks of {block}"
+            ),
         });
     }
     check_operand("a", &p.a, p.m, p.k, a, &p.batch_shape)?;
@@ -57,10 +53,11 @@ pub(super) fn run(p: &GemmProblem, a: &[u8], b: &[u8], c: &mut [u8]) -> Result<(
     if p.m == 0 || p.n == 0 || p.batch_count() == 0 {
         return Ok(());
     }
-    let weight_bytes = p.n * p.k / block * block_bytes;
+    let (row_bytes, ld_bytes) = (p.k / block * block_bytes, p.b.ld / block * block_bytes);
+    let mut packed = Vec::new();
     for batch in 0..p.batch_count() {
-        let w_start = p.batch_offset(&p.b, batch) / block * block_bytes;
-        let w = &b[w_start..w_start + weight_bytes];
+        let start = p.batch_offset(&p.b, batch) / block * block_bytes;
+        let w = weight_rows(b, start, p.n, row_bytes, ld_bytes, &mut packed);
         let (a_offset, c_offset) = (p.batch_offset(&p.a, batch), p.batch_offset(&p.c, batch));
         match dtype {
             DType::F16 => staged::<f16>(
@@ -91,6 +88,29 @@ pub(super) fn run(p: &GemmProblem, a: &[u8], b: &[u8], c: &mut [u8]) -> Result<(
         }
     }
     Ok(())
+}
+
+/// The `n` weight rows starting at byte `start`: the buffer itself when
+/// rows are packed, else (rows sliced along k) their blocks copied
+/// together into `packed`, still quantized, since the kernels take packed
+/// rows.
+fn weight_rows<'a>(
+    b: &'a [u8],
+    start: usize,
+    n: usize,
+    row_bytes: usize,
+    ld_bytes: usize,
+    packed: &'a mut Vec<u8>,
+) -> &'a [u8] {
+    if row_bytes == ld_bytes {
+        return &b[start..start + n * row_bytes];
+    }
+    packed.clear();
+    for row in 0..n {
+        let from = start + row * ld_bytes;
+        packed.extend_from_slice(&b[from..from + row_bytes]);
+    }
+    packed
 }
 
 /// The output buffer as elements (alignment was validated).

@@ -96,44 +96,42 @@ fn last_element(
         .checked_add((cols - 1).checked_mul(col_stride)?)
 }
 
-/// Sufficient for disjoint output matrices: with the batch dimensions
+/// Sufficient for output elements that never alias (tasks write them in
+/// parallel): with every dimension of C (batch dimensions, rows, columns)
 /// sorted by stride, each stride steps past everything the smaller ones
-/// reach.
+/// reach. Interleaved batches pass (an attention output `[seq, heads·d]`
+/// written head by head has batch stride d inside rows of ld = heads·d).
 fn check_output_disjoint(p: &GemmProblem) -> Result<()> {
     let c = &p.c;
-    let (lines, length) = if c.row_major { (p.m, p.n) } else { (p.n, p.m) };
-    if lines == 0 || length == 0 {
-        return Ok(());
-    }
+    let (row_stride, col_stride) = if c.row_major { (c.ld, 1) } else { (1, c.ld) };
     let mut dims: Vec<(usize, usize)> = p
         .batch_shape
         .iter()
         .zip(&c.batch_strides)
-        .filter(|(&dim, _)| dim > 1)
         .map(|(&dim, &stride)| (stride, dim))
+        .chain([(row_stride, p.m), (col_stride, p.n)])
+        .filter(|&(_, dim)| dim > 1)
         .collect();
     dims.sort_unstable();
-    let overflow = || Error::Layout {
-        operand: "c",
-        detail: "element offsets overflow".into(),
-    };
-    let mut span = (lines - 1)
-        .checked_mul(c.ld)
-        .and_then(|s| s.checked_add(length))
-        .ok_or_else(overflow)?;
+    let mut reach = 0usize;
     for (stride, dim) in dims {
-        if stride < span {
+        if stride <= reach {
             return Err(Error::Layout {
                 operand: "c",
                 detail: format!(
-                    "batch stride {stride} makes output matrices overlap (the inner ones span {span} elements)"
+                    "output elements overlap: a dimension of {dim} with stride {stride} lands \
+                     within the {} elements the smaller strides reach",
+                    reach + 1
                 ),
             });
         }
-        span = stride
+        reach = stride
             .checked_mul(dim - 1)
-            .and_then(|s| s.checked_add(span))
-            .ok_or_else(overflow)?;
+            .and_then(|span| span.checked_add(reach))
+            .ok_or_else(|| Error::Layout {
+                operand: "c",
+                detail: "element offsets overflow".into(),
+            })?;
     }
     Ok(())
 }

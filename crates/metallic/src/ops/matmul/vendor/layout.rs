@@ -131,7 +131,7 @@ fn check_blocks(
             op.dtype
         )));
     }
-    let whole = |v: usize| v % block == 0;
+    let whole = |v: usize| v.is_multiple_of(block);
     if !(whole(k) && whole(g.cs) && whole(op.offset) && op.batch_strides.iter().all(|&s| whole(s)))
     {
         return Err(layout(format!(
