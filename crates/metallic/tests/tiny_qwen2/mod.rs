@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use metallic::gguf::{GgufFile, GgufWriter, Value};
-use metallic::quant::{dequantize_f32, quantize};
+use metallic::quant::dequantize_f32;
 use metallic::testing::{random_vec, rng};
 use metallic::DType;
 use rand::rngs::StdRng;
@@ -124,35 +124,10 @@ pub fn write_model(dims: Dims, matrix_type: DType, tied: bool, seed: u64) -> Tin
     TinyModel { path }
 }
 
-/// `n` random weights of about `scale` in `dtype`: quantized from uniform
-/// values where the crate has a quantizer, else (K-quants) random blocks
-/// with scales that keep the values within ±`scale`.
+/// `n` random weights of about `scale` in `dtype` (the library's test helper).
 pub fn random_weights(dtype: DType, n: usize, scale: f32, r: &mut StdRng) -> Vec<u8> {
-    let mut bytes = vec![0u8; dtype.bytes_for(n).unwrap()];
-    let f16 = |v: f32| half::f16::from_f32(v).to_le_bytes();
-    match dtype {
-        DType::Q4_K => {
-            // d·sc·q − dmin·m with 6-bit sc, m and 4-bit q.
-            r.fill(&mut bytes[..]);
-            for block in bytes.chunks_mut(dtype.block_bytes()) {
-                block[0..2].copy_from_slice(&f16(2.0 * scale / (63.0 * 15.0)));
-                block[2..4].copy_from_slice(&f16(scale / 63.0));
-            }
-        }
-        DType::Q6_K => {
-            // d·sc·(q − 32) with signed 8-bit sc and 6-bit q; d is last.
-            r.fill(&mut bytes[..]);
-            for block in bytes.chunks_mut(dtype.block_bytes()) {
-                let at = block.len() - 2;
-                block[at..].copy_from_slice(&f16(scale / (128.0 * 32.0)));
-            }
-        }
-        _ => {
-            let values: Vec<f32> = random_vec(r, n).iter().map(|v| v * scale).collect();
-            quantize(dtype, &values, &mut bytes).unwrap();
-        }
-    }
-    bytes
+    metallic::testing::tiny_model::random_weights(dtype, n, scale, r)
+        .expect("a whole number of blocks")
 }
 
 /// The float64 reference: every weight dequantized, every step in f64.
