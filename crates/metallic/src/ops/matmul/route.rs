@@ -118,8 +118,11 @@ const SMALL_BF16_B: usize = 1 << 18;
 /// - f32: m = 1 vendor on the 5 linears (×1.26–1.83), attention within 11%
 ///   either way; m = 32 mlx on 3 of 5 (×1.3–2.2); m = 128 vendor on all 5
 ///   (×1.23–1.76).
-/// - f16: m = 1 vendor on all 7 (×2.3–8.2, `gemm`'s f16 gemv); m = 32 mlx
-///   on all 5 (×1.4–4.5); m = 128 mlx on 4 of 5 (×1.2–1.9).
+/// - f16: m = 1 mlx on all 7 (×1.1–10, fastest of 100, 2026-11-26 22:20
+///   UTC, load about 4): vendor now widens a matrix-vector product to f32,
+///   since `gemm`'s f16 gemv, faster before, accumulates in f16 (see
+///   vendor/mod.rs); m = 32 mlx on all 5 (×1.4–4.5); m = 128 mlx on 4 of 5
+///   (×1.2–1.9).
 /// - bf16 (vendor widens B to f32 on every call): m = 1 mlx on 4 of the 5
 ///   linears (×1.2–7.4), vendor on attention's small B (×2.0–2.3); m = 32
 ///   and 128 mlx on 7 of 10 (×1.0–3.4).
@@ -135,7 +138,6 @@ pub fn auto_rule(problem: &GemmProblem) -> Backend {
         // engine's memory budget; mlx reads the blocks in place.
         (_, b, _) if b.is_quantized() => false,
         (F32, F32, F32) => m == 1 || m >= VENDOR_FROM_M,
-        (F16, F16, F16) => m == 1,
         (BF16, BF16, BF16) => m == 1 && b_elements <= SMALL_BF16_B,
         _ => false,
     };
