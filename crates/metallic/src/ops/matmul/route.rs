@@ -128,7 +128,7 @@ const SMALL_BF16_B: usize = 1 << 18;
 ///   and 128 mlx on 7 of 10 (×1.0–3.4).
 /// - mixed float types: not measured; mlx (vendor widens every operand).
 pub fn auto_rule(problem: &GemmProblem) -> Backend {
-    use crate::dtype::DType::{BF16, F16, F32};
+    use crate::dtype::DType::{BF16, F32};
     let (m, b_elements) = (problem.m, problem.k.saturating_mul(problem.n));
     let types = (problem.a.dtype, problem.b.dtype, problem.c.dtype);
     let vendor = match types {
