@@ -118,7 +118,7 @@ const SMALL_BF16_B: usize = 1 << 18;
 /// - f32: m = 1 vendor on the 5 linears (×1.26–1.83), attention within 11%
 ///   either way; m = 32 mlx on 3 of 5 (×1.3–2.2); m = 128 vendor on all 5
 ///   (×1.23–1.76).
-/// - f16: m = 1 mlx on all 7 (×1.1–10, fastest of 100, 2026-11-26 22:20
+/// - f16: m = 1 mlx on all 7 (×1.1–10, fastest of 100, 2026-11-26 22:00
 ///   UTC, load about 4): vendor now widens a matrix-vector product to f32,
 ///   since `gemm`'s f16 gemv, faster before, accumulates in f16 (see
 ///   vendor/mod.rs); m = 32 mlx on all 5 (×1.4–4.5); m = 128 mlx on 4 of 5
