@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use gpu_common::*;
 use metallic::device::cuda::{CudaBuffer, CudaDevice};
-use metallic::ops::cuda::{self as ops, AttentionShape, RopeShape, Rows};
+use metallic::ops::cuda::{self as ops, AttentionShape, BatchIndices, RopeShape, Rows};
 use metallic::testing::{fresh_seed, random_vec, rng};
 use metallic::DType;
 
@@ -43,7 +43,9 @@ fn forward_ops(device: &CudaDevice, seed: u64) -> (Vec<u32>, Vec<u8>) {
     let table =
         CudaBuffer::from_bytes(device, &random_blocks(&mut r, DType::Q8_0, 100 * dim)).unwrap();
     let mut x = poisoned(device, tokens * dim, act);
-    ops::embedding(&mut x, act, &table, DType::Q8_0, 100, dim, &[1, 5, 7, 99]).unwrap();
+    let mut indices = BatchIndices::new(device, tokens, 100, tokens).unwrap();
+    indices.set(&[1, 5, 7, 99], 0).unwrap();
+    ops::embedding(&mut x, act, &table, DType::Q8_0, 100, dim, &indices).unwrap();
     let (w, _) = upload_random(device, &mut r, dim, DType::F32);
     let mut normed = poisoned(device, tokens * dim, act);
     ops::rms_norm(
@@ -81,7 +83,7 @@ fn forward_ops(device: &CudaDevice, seed: u64) -> (Vec<u32>, Vec<u8>) {
         token_stride: dim,
         head_stride: head_dim,
     };
-    ops::rope(&mut normed, act, rope_shape, 0, 1e6).unwrap();
+    ops::rope(&mut normed, act, rope_shape, &indices, 1e6).unwrap();
     let (k, _) = upload_random(device, &mut r, tokens * kv_heads * head_dim, act);
     let (v, _) = upload_random(device, &mut r, tokens * kv_heads * head_dim, act);
     let mut attn = poisoned(device, tokens * dim, act);
@@ -90,7 +92,6 @@ fn forward_ops(device: &CudaDevice, seed: u64) -> (Vec<u32>, Vec<u8>) {
         heads,
         kv_heads,
         head_dim,
-        first_position: 0,
         q_token_stride: dim,
         q_head_stride: head_dim,
         kv_pos_stride: kv_heads * head_dim,
@@ -99,7 +100,7 @@ fn forward_ops(device: &CudaDevice, seed: u64) -> (Vec<u32>, Vec<u8>) {
         out_head_stride: head_dim,
         scale: 0.125,
     };
-    ops::attention(&mut attn, &normed, &k, &v, act, act, s).unwrap();
+    ops::attention(&mut attn, &normed, &k, &v, act, act, s, &indices).unwrap();
     let (gate, _) = upload_random(device, &mut r, tokens * ff, act);
     let (up, _) = upload_random(device, &mut r, tokens * ff, act);
     let mut hidden = poisoned(device, tokens * ff, act);

@@ -6,7 +6,7 @@ mod gpu_common;
 
 use gpu_common::*;
 use metallic::device::cuda::CudaBuffer;
-use metallic::ops::cuda::{self as ops, AttentionShape, RopeShape, Rows};
+use metallic::ops::cuda::{self as ops, AttentionShape, BatchIndices, RopeShape, Rows};
 use metallic::testing::{check_close, fresh_seed, random_vec, rng};
 use metallic::DType;
 use rand::Rng;
@@ -97,7 +97,8 @@ fn rope_matches_reference() {
                 + (shape.heads - 1) * shape.head_stride
                 + shape.head_dim;
             let (mut x, mut expected) = upload_random(&device, &mut r, len, act);
-            ops::rope(&mut x, act, shape, first, 1_000_000.0).unwrap();
+            let positions = BatchIndices::positions(&device, shape.tokens, first).unwrap();
+            ops::rope(&mut x, act, shape, &positions, 1_000_000.0).unwrap();
             rope_ref(&mut expected, shape, first, 1_000_000.0);
             check_close(&download(&x, act), &expected, tolerance(act))
                 .unwrap_or_else(|m| panic!("{act} {shape:?} pos {first} seed {seed}: {m}"));
@@ -106,7 +107,13 @@ fn rope_matches_reference() {
 }
 
 /// Causal GQA in float64: q [tokens, heads, d], caches [positions, kv_heads, d].
-fn attention_ref(q: &[f64], k: &[f64], v: &[f64], s: AttentionShape) -> Vec<f64> {
+fn attention_ref(
+    q: &[f64],
+    k: &[f64],
+    v: &[f64],
+    s: AttentionShape,
+    first_position: usize,
+) -> Vec<f64> {
     let scale = s.scale as f64;
     let d = s.head_dim;
     let group = s.heads / s.kv_heads;
@@ -115,7 +122,7 @@ fn attention_ref(q: &[f64], k: &[f64], v: &[f64], s: AttentionShape) -> Vec<f64>
         for h in 0..s.heads {
             let qo = t * s.q_token_stride + h * s.q_head_stride;
             let kvh = h / group;
-            let keys = s.first_position + t + 1;
+            let keys = first_position + t + 1;
             let scores: Vec<f64> = (0..keys)
                 .map(|j| {
                     let ko = j * s.kv_pos_stride + kvh * s.kv_head_stride;
@@ -155,7 +162,6 @@ fn attention_prefill_and_decode_match_reference() {
                 heads,
                 kv_heads,
                 head_dim,
-                first_position,
                 q_token_stride: heads * head_dim,
                 q_head_stride: head_dim,
                 kv_pos_stride: kv_heads * head_dim,
@@ -176,8 +182,10 @@ fn attention_prefill_and_decode_match_reference() {
             let (k, kr) = cache(&mut r);
             let (v, vr) = cache(&mut r);
             let mut out = poisoned(&device, tokens * heads * head_dim, act);
-            ops::attention(&mut out, &q, &k, &v, act, act, s).unwrap();
-            let expected = attention_ref(&qr, &kr, &vr, s);
+            let mut positions = BatchIndices::new(&device, tokens, 1, capacity).unwrap();
+            positions.set(&vec![0; tokens], first_position).unwrap();
+            ops::attention(&mut out, &q, &k, &v, act, act, s, &positions).unwrap();
+            let expected = attention_ref(&qr, &kr, &vr, s, first_position);
             check_close(&download(&out, act), &expected, tolerance(act))
                 .unwrap_or_else(|m| panic!("{act} {s:?} seed {seed}: {m}"));
         }
@@ -326,7 +334,9 @@ fn embedding_matches_reference() {
             .collect();
         for act in FLOATS {
             let mut out = poisoned(&device, ids.len() * dim, act);
-            ops::embedding(&mut out, act, &table, table_dtype, vocab, dim, &ids).unwrap();
+            let mut indices = BatchIndices::new(&device, ids.len(), vocab, ids.len()).unwrap();
+            indices.set(&ids, 0).unwrap();
+            ops::embedding(&mut out, act, &table, table_dtype, vocab, dim, &indices).unwrap();
             let expected: Vec<f64> = ids
                 .iter()
                 .flat_map(|&id| {
@@ -338,6 +348,12 @@ fn embedding_matches_reference() {
             check_close(&download(&out, act), &expected, tolerance(act))
                 .unwrap_or_else(|m| panic!("{table_dtype} -> {act} seed {seed}: {m}"));
         }
+        let mut indices = BatchIndices::new(&device, 1, vocab, 1).unwrap();
+        assert!(
+            indices.set(&[vocab as u32], 0).is_err(),
+            "an id past the vocabulary must be refused"
+        );
+        let wider = BatchIndices::new(&device, 1, vocab + 1, 1).unwrap();
         let mut out = poisoned(&device, dim, DType::F32);
         let bad = ops::embedding(
             &mut out,
@@ -346,9 +362,9 @@ fn embedding_matches_reference() {
             table_dtype,
             vocab,
             dim,
-            &[vocab as u32],
+            &wider,
         );
-        assert!(bad.is_err(), "an id past the vocabulary must be refused");
+        assert!(bad.is_err(), "ids that may pass the table must be refused");
     }
 }
 
@@ -377,7 +393,20 @@ fn ops_refuse_buffers_too_small() {
         token_stride: 52,
         head_stride: 26,
     };
-    assert!(ops::rope(&mut y, DType::F32, shape, 0, 10_000.0).is_err());
+    let positions = BatchIndices::positions(&device, 2, 0).unwrap();
+    assert!(ops::rope(&mut y, DType::F32, shape, &positions, 10_000.0).is_err());
+    let three = BatchIndices::positions(&device, 3, 0).unwrap();
+    let fits = RopeShape {
+        tokens: 2,
+        heads: 1,
+        head_dim: 26,
+        token_stride: 26,
+        head_stride: 26,
+    };
+    assert!(
+        ops::rope(&mut y, DType::F32, fits, &three, 10_000.0).is_err(),
+        "positions for another number of tokens must be refused"
+    );
     assert!(ops::rms_norm(
         &mut out,
         &x,
@@ -388,4 +417,73 @@ fn ops_refuse_buffers_too_small() {
         1e-6
     )
     .is_err());
+}
+
+#[test]
+fn store_rows_writes_rows_at_their_positions() {
+    let device = device();
+    let seed = fresh_seed();
+    let mut r = rng(seed);
+    let (capacity, kv_heads, head_dim) = (40, 2, 64);
+    let cols = kv_heads * head_dim;
+    for (dst_dtype, src_dtype) in [
+        (DType::F32, DType::F32),
+        (DType::F16, DType::F32),
+        (DType::BF16, DType::BF16),
+    ] {
+        for (tokens, start, with_bias) in [(7, 0, true), (1, 39, false), (3, 20, true)] {
+            let (dst, before) = upload_random(&device, &mut r, capacity * cols, dst_dtype);
+            let mut dst = dst;
+            let (src, src_values) = upload_random(&device, &mut r, tokens * cols, src_dtype);
+            let (bias, bias_values) = upload_random(&device, &mut r, cols, DType::F32);
+            let mut positions = BatchIndices::new(&device, tokens, 1, capacity).unwrap();
+            positions.set(&vec![0; tokens], start).unwrap();
+            ops::store_rows(
+                &mut dst,
+                dst_dtype,
+                cols,
+                &src,
+                src_dtype,
+                contiguous(tokens, cols),
+                with_bias.then_some(&bias),
+                &positions,
+            )
+            .unwrap();
+            let mut expected = before.clone();
+            for t in 0..tokens {
+                for c in 0..cols {
+                    let b = if with_bias { bias_values[c] } else { 0.0 };
+                    expected[(start + t) * cols + c] = src_values[t * cols + c] + b;
+                }
+            }
+            // Rows outside the batch's positions keep their values exactly.
+            let got = download(&dst, dst_dtype);
+            for (i, (&g, &e)) in got.iter().zip(&before).enumerate() {
+                let row = i / cols;
+                if row < start || row >= start + tokens {
+                    assert_eq!(g as f64, e, "row {row} was touched, seed {seed}");
+                }
+            }
+            check_close(&got, &expected, tolerance(dst_dtype))
+                .unwrap_or_else(|m| panic!("{dst_dtype} <- {src_dtype} seed {seed}: {m}"));
+        }
+    }
+    // Positions past the destination's rows are refused before any launch.
+    let mut small = poisoned(&device, 10 * cols, DType::F32);
+    let (src, _) = upload_random(&device, &mut r, cols, DType::F32);
+    let far = BatchIndices::positions(&device, 1, 30).unwrap();
+    let result = ops::store_rows(
+        &mut small,
+        DType::F32,
+        cols,
+        &src,
+        DType::F32,
+        contiguous(1, cols),
+        None,
+        &far,
+    );
+    assert!(
+        result.is_err(),
+        "a cache too short for the positions must be refused"
+    );
 }

@@ -117,6 +117,12 @@ fn prefill_matches_decode_on_the_gpu() {
         if let Err(msg) = check_logits(dtype, &decoded, &batched) {
             panic!("{dtype} decode vs prefill: {msg}");
         }
+        // Steps after the second replay one captured graph.
+        assert_eq!(model.decode_graph_unavailable(), None, "{dtype}");
+        assert!(
+            model.decode_graph_captured(),
+            "{dtype}: decode not captured"
+        );
 
         // A prefix kept, the rest prefilled after it.
         model.truncate(5);

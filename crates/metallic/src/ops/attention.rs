@@ -3,22 +3,23 @@
 //! a matmul, a masked softmax and a second matmul instead.
 
 use super::cpu_rows::expect_shape;
+use super::cuda::BatchIndices;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
 impl Context {
     /// Writes attention of `q` [seq, heads, d] — token t at position
-    /// `start + t`, seeing positions 0..=start + t — over `keys` and
-    /// `values` [capacity, kv_heads, d] into `out` (the shape of `q`). Query
-    /// heads share KV heads in groups of heads / kv_heads; scores are scaled
-    /// by 1/√d. CUDA only.
+    /// `positions[t]`, seeing cache positions 0..=positions[t] — over `keys`
+    /// and `values` [capacity, kv_heads, d] into `out` (the shape of `q`).
+    /// Query heads share KV heads in groups of heads / kv_heads; scores are
+    /// scaled by 1/√d. CUDA only.
     pub fn attention(
         &self,
         q: &Tensor,
         keys: &Tensor,
         values: &Tensor,
-        start: usize,
+        positions: &BatchIndices,
         out: &Tensor,
     ) -> Result<()> {
         let (&[seq, heads, d], &[capacity, kv_heads, kd]) = (q.shape(), keys.shape()) else {
@@ -35,14 +36,15 @@ impl Context {
                 "attention: {heads} query heads of {d} over {kv_heads} KV heads of {kd}"
             )));
         }
-        if start.checked_add(seq).is_none_or(|end| end > capacity) {
+        if positions.seq() != seq || positions.capacity() > capacity {
             return Err(Error::Shape(format!(
-                "attention: {seq} tokens after {start} exceed the cache's {capacity} positions"
+                "attention: positions for {} tokens below {} for {seq} tokens over a cache of {capacity}",
+                positions.seq(),
+                positions.capacity()
             )));
         }
-        #[cfg(feature = "cuda")]
         if self.device().is_cuda() {
-            return super::cuda_dispatch::attention(q, keys, values, start, out);
+            return super::cuda_dispatch::attention(q, keys, values, positions, out);
         }
         Err(Error::Unsupported(format!(
             "fused attention on {}: CUDA only (the CPU composes matmul and softmax)",

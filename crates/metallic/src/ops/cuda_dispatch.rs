@@ -3,7 +3,8 @@
 //! and row shapes. The kernels address whole buffers, so a tensor here must
 //! start at offset 0 with unit-stride rows (only `copy` takes offsets).
 
-use super::cuda::{self as kernels, AttentionShape, RopeShape, Rows};
+use super::cuda::{self as kernels, AttentionShape, BatchIndices, RopeShape, Rows};
+use crate::device::cuda::CudaDevice;
 use crate::device::cuda::CudaStorage;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
@@ -147,17 +148,26 @@ pub(crate) fn copy(src: &Tensor, dst: &Tensor) -> Result<()> {
 }
 
 /// Rotates `x` [seq, heads, d] into `out`: copied there first unless `out`
-/// is `x` itself (the GPU rotates in place).
+/// is `x` itself (the GPU rotates in place). Token t at `start + t`.
 pub(crate) fn rope(x: &Tensor, start: usize, base: f32, out: &Tensor) -> Result<()> {
+    if x.numel() == 0 {
+        return Ok(());
+    }
+    let positions = BatchIndices::positions(cuda_device(x, "rope x")?, x.shape()[0], start)?;
     same_dtype(x, out, "rope x and out")?;
     if !same_view(x, out) {
         copy(x, out)?;
     }
-    let (s, d) = (out.strides(), out.shape());
-    if out.offset() != 0 || (d[2] > 1 && s[2] != 1) {
+    rope_at(out, &positions, base)
+}
+
+/// Rotates `x` [seq, heads, d] in place, token t at `positions[t]`.
+pub(crate) fn rope_at(x: &Tensor, positions: &BatchIndices, base: f32) -> Result<()> {
+    let (s, d) = (x.strides(), x.shape());
+    if x.offset() != 0 || (d[2] > 1 && s[2] != 1) {
         return Err(Error::Unsupported(format!(
             "rope on CUDA into a view at offset {} with strides {s:?}",
-            out.offset()
+            x.offset()
         )));
     }
     let shape = RopeShape {
@@ -167,11 +177,27 @@ pub(crate) fn rope(x: &Tensor, start: usize, base: f32, out: &Tensor) -> Result<
         token_stride: s[0],
         head_stride: s[1],
     };
-    let mut o = storage(out, "out")?.write()?;
-    kernels::rope(&mut o, out.dtype(), shape, start, base)
+    let mut o = storage(x, "x")?.write()?;
+    kernels::rope(&mut o, x.dtype(), shape, positions, base)
+}
+
+/// The CUDA device `t` lives on.
+fn cuda_device<'a>(t: &'a Tensor, what: &str) -> Result<&'a CudaDevice> {
+    Ok(storage(t, what)?.device())
 }
 
 pub(crate) fn embedding(table: &Tensor, ids: &[u32], out: &Tensor) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let device = cuda_device(out, "embedding out")?;
+    let mut indices = BatchIndices::new(device, ids.len(), table.shape()[0], ids.len())?;
+    indices.set(ids, 0)?;
+    embedding_at(table, &indices, out)
+}
+
+/// Rows `indices`' ids of `table` into `out`.
+pub(crate) fn embedding_at(table: &Tensor, indices: &BatchIndices, out: &Tensor) -> Result<()> {
     dense_rows(out, "embedding out")?;
     if table.offset() != 0 || !table.is_contiguous() {
         return Err(Error::Unsupported(
@@ -182,16 +208,55 @@ pub(crate) fn embedding(table: &Tensor, ids: &[u32], out: &Tensor) -> Result<()>
     let t_s = storage(table, "table")?;
     let mut o = storage(out, "out")?.write()?;
     let tb = t_s.read()?;
-    kernels::embedding(&mut o, out.dtype(), &tb, table.dtype(), vocab, dim, ids)
+    kernels::embedding(&mut o, out.dtype(), &tb, table.dtype(), vocab, dim, indices)
 }
 
-/// Causal attention of `q` [seq, heads, d] at positions start.. over a cache
-/// [capacity, kv_heads, d] holding positions 0..start + seq.
+/// `src` [seq, heads, d] (+ `bias` [heads·d], f32) into rows `positions` of
+/// `cache` [capacity, heads, d].
+pub(crate) fn store_at(
+    src: &Tensor,
+    bias: Option<&Tensor>,
+    positions: &BatchIndices,
+    cache: &Tensor,
+) -> Result<()> {
+    let seq = src.shape()[0];
+    let src_rows = rows(&src.reshape(&[seq, src.numel() / seq.max(1)])?, "store src")?;
+    if cache.offset() != 0 || !cache.is_contiguous() {
+        return Err(Error::Unsupported(
+            "storing rows into a cache view on CUDA (whole contiguous caches only)".into(),
+        ));
+    }
+    if let Some(b) = bias.filter(|b| b.dtype() != DType::F32) {
+        return Err(Error::Unsupported(format!(
+            "a {} bias for store_rows (F32 only)",
+            b.dtype()
+        )));
+    }
+    let row = cache.numel() / cache.shape()[0].max(1);
+    let s_s = storage(src, "src")?;
+    let bias_s = bias.map(|b| storage(b, "bias")).transpose()?;
+    let mut d = storage(cache, "cache")?.write()?;
+    let sb = s_s.read()?;
+    let bb = bias_s.map(|b| b.read()).transpose()?;
+    kernels::store_rows(
+        &mut d,
+        cache.dtype(),
+        row,
+        &sb,
+        src.dtype(),
+        src_rows,
+        bb.as_deref(),
+        positions,
+    )
+}
+
+/// Causal attention of `q` [seq, heads, d] at `positions` over a cache
+/// [capacity, kv_heads, d].
 pub(crate) fn attention(
     q: &Tensor,
     keys: &Tensor,
     values: &Tensor,
-    start: usize,
+    positions: &BatchIndices,
     out: &Tensor,
 ) -> Result<()> {
     same_dtype(q, out, "attention q and out")?;
@@ -217,7 +282,6 @@ pub(crate) fn attention(
         heads: q.shape()[1],
         kv_heads: keys.shape()[1],
         head_dim: q.shape()[2],
-        first_position: start,
         q_token_stride: qs[0],
         q_head_stride: qs[1],
         kv_pos_stride: ks[0],
@@ -233,7 +297,16 @@ pub(crate) fn attention(
     );
     let mut o = storage(out, "out")?.write()?;
     let (qb, kb, vb) = (q_s.read()?, k_s.read()?, v_s.read()?);
-    kernels::attention(&mut o, &qb, &kb, &vb, q.dtype(), keys.dtype(), shape)
+    kernels::attention(
+        &mut o,
+        &qb,
+        &kb,
+        &vb,
+        q.dtype(),
+        keys.dtype(),
+        shape,
+        positions,
+    )
 }
 
 /// `src` (any GGUF type, contiguous) dequantized into a new `dtype` tensor.

@@ -2,12 +2,15 @@
 //! row-wise ops a transformer block needs.
 
 mod activation;
+#[cfg(feature = "cuda")]
 mod attention;
 mod cpu_dispatch;
 mod cpu_rows;
 mod dequantize;
 mod elementwise;
 mod embedding;
+#[cfg(feature = "cuda")]
+mod indexed;
 pub mod matmul;
 mod rms_norm;
 mod rope;

@@ -24,7 +24,24 @@ impl Batch<'_> {
     /// writing their keys and values into the cache, and returns the final
     /// hidden states [seq, hidden], normalized, for the last `n_out` tokens.
     pub fn run(&mut self, ctx: &Context, tokens: &[u32], n_out: usize) -> Result<Tensor> {
-        ctx.embedding(&self.weights.token_embd, tokens, &self.scratch.x)?;
+        #[cfg(feature = "cuda")]
+        self.set_tokens(tokens)?;
+        self.layers(ctx, tokens, n_out)
+    }
+
+    /// On a GPU, writes the batch's ids and positions to device memory (the
+    /// part of a step a captured graph does not contain).
+    #[cfg(feature = "cuda")]
+    pub fn set_tokens(&mut self, tokens: &[u32]) -> Result<()> {
+        match &mut self.scratch.indices {
+            Some(indices) => indices.set(tokens, self.start),
+            None => Ok(()),
+        }
+    }
+
+    /// `run` after `set_tokens`: every op queued on the Context.
+    pub fn layers(&mut self, ctx: &Context, tokens: &[u32], n_out: usize) -> Result<Tensor> {
+        self.embed(ctx, tokens)?;
         for (index, block) in self.weights.blocks.iter().enumerate() {
             self.attention(ctx, index, block)?;
             self.mlp(ctx, block)?;
@@ -51,16 +68,32 @@ impl Batch<'_> {
         project(ctx, &s.normed, &w.v, &s.v_proj)?;
         ctx.add(&s.q_proj, &w.q_bias, &s.q_biased)?;
         ctx.add(&s.k_proj, &w.k_bias, &s.k_biased)?;
-        if ctx.device().is_cuda() {
-            self.fused_attention(ctx, index, w)?;
-        } else {
-            self.composed_attention(ctx, index, w)?;
-        }
+        self.mix(ctx, index, w)?;
         let s = &mut *self.scratch;
         project(ctx, &s.attn, &w.output, &s.attn_out)?;
         ctx.add(&s.x, &s.attn_out, &s.x_next)?;
         std::mem::swap(&mut s.x, &mut s.x_next);
         Ok(())
+    }
+
+    /// The batch's rows of the embedding table into `x`.
+    fn embed(&mut self, ctx: &Context, tokens: &[u32]) -> Result<()> {
+        let s = &*self.scratch;
+        #[cfg(feature = "cuda")]
+        if let Some(indices) = &s.indices {
+            return ctx.embedding_at(&self.weights.token_embd, indices, &s.x);
+        }
+        ctx.embedding(&self.weights.token_embd, tokens, &s.x)
+    }
+
+    /// Attention proper, after the projections: fused on a GPU, composed of
+    /// matmuls and a softmax on the CPU; the result in `attn`.
+    fn mix(&mut self, ctx: &Context, index: usize, w: &BlockWeights) -> Result<()> {
+        #[cfg(feature = "cuda")]
+        if self.scratch.indices.is_some() {
+            return self.fused_attention(ctx, index, w);
+        }
+        self.composed_attention(ctx, index, w)
     }
 
     /// Attention on the CPU: RoPE into the cache window, then Q·Kᵀ, a
@@ -114,25 +147,36 @@ impl Batch<'_> {
         )
     }
 
-    /// Attention on a GPU: RoPE in place, the new keys and values copied
-    /// into the cache, then the fused attention kernel; the result in `attn`.
+    /// Attention on a GPU: RoPE in place, the new keys and values (with
+    /// their bias) stored into the cache at their positions, then the fused
+    /// attention kernel; the result in `attn`. Positions come from the
+    /// batch's device indices, so a captured step replays anywhere.
+    #[cfg(feature = "cuda")]
     fn fused_attention(&mut self, ctx: &Context, index: usize, w: &BlockWeights) -> Result<()> {
         let c = self.config;
         let s = &mut *self.scratch;
-        let (seq, start) = (s.seq, self.start);
+        let Some(indices) = &s.indices else {
+            return Err(crate::error::Error::Unsupported(
+                "fused attention without device indices".into(),
+            ));
+        };
+        let seq = s.seq;
         let (heads, kv_heads, d) = (c.n_heads, c.n_kv_heads, c.head_dim);
         let q = s.q_biased.reshape(&[seq, heads, d])?;
         let k = s.k_biased.reshape(&[seq, kv_heads, d])?;
-        ctx.rope(&q, start, c.rope_base, &q)?;
-        ctx.rope(&k, start, c.rope_base, &k)?;
-        ctx.add(&s.v_proj, &w.v_bias, &s.v_biased)?;
+        ctx.rope_at(&q, indices, c.rope_base)?;
+        ctx.rope_at(&k, indices, c.rope_base)?;
         let (keys, values) = self.cache.block(index);
-        ctx.copy(&k, &keys.narrow(0, start, seq)?)?;
-        ctx.copy(
-            &s.v_biased.reshape(&[seq, kv_heads, d])?,
-            &values.narrow(0, start, seq)?,
-        )?;
-        ctx.attention(&q, keys, values, start, &s.attn.reshape(&[seq, heads, d])?)
+        ctx.store_at(&k, None, indices, keys)?;
+        let v = s.v_proj.reshape(&[seq, kv_heads, d])?;
+        ctx.store_at(&v, Some(&w.v_bias), indices, values)?;
+        ctx.attention(
+            &q,
+            keys,
+            values,
+            indices,
+            &s.attn.reshape(&[seq, heads, d])?,
+        )
     }
 
     /// x += down(silu(gate(h)) · up(h)), h = RMSNorm(x).

@@ -3,6 +3,8 @@
 //! pass that evaluates a batch of tokens after the cached ones.
 
 pub mod config;
+#[cfg(feature = "cuda")]
+mod decode_graph;
 mod forward;
 mod kv_cache;
 mod scratch;
@@ -34,6 +36,9 @@ pub struct Qwen2Model {
     max_batch: usize,
     /// Buffers of the last batch size used.
     scratch: Option<Scratch>,
+    /// On a GPU, the one-token step, captured as a graph.
+    #[cfg(feature = "cuda")]
+    decode: Option<decode_graph::DecodeGraph>,
 }
 
 impl Qwen2Model {
@@ -70,6 +75,8 @@ impl Qwen2Model {
             position: 0,
             max_batch,
             scratch: None,
+            #[cfg(feature = "cuda")]
+            decode: None,
         })
     }
 
@@ -80,6 +87,19 @@ impl Qwen2Model {
     /// Positions the KV cache holds.
     pub fn context_size(&self) -> usize {
         self.context_size
+    }
+
+    /// On a GPU, why one-token steps run uncaptured (not as one CUDA graph),
+    /// if they do; `None` also before the second step, when capturing starts.
+    #[cfg(feature = "cuda")]
+    pub fn decode_graph_unavailable(&self) -> Option<&str> {
+        self.decode.as_ref().and_then(|d| d.unavailable())
+    }
+
+    /// Whether one-token steps on a GPU now replay a captured CUDA graph.
+    #[cfg(feature = "cuda")]
+    pub fn decode_graph_captured(&self) -> bool {
+        self.decode.as_ref().is_some_and(|d| d.captured())
     }
 
     /// Tokens in the cache.
@@ -126,6 +146,26 @@ impl Qwen2Model {
 
     /// The batches of `tokens` after the cached ones; the logits asked for.
     fn evaluate(&mut self, ctx: &Context, tokens: &[u32], all_logits: bool) -> Result<Vec<f32>> {
+        // One token on a GPU: the captured step (profiling times each
+        // dispatch, which a graph cannot).
+        #[cfg(feature = "cuda")]
+        if let ([token], true) = (tokens, ctx.device().is_cuda()) {
+            if !ctx.instrumentation().enabled() {
+                let decode = match self.decode.take() {
+                    Some(d) => d,
+                    None => decode_graph::DecodeGraph::new(ctx, &self.config, self.context_size)?,
+                };
+                let decode = self.decode.insert(decode);
+                return decode.step(
+                    ctx,
+                    &self.config,
+                    &self.weights,
+                    &self.cache,
+                    *token,
+                    self.position,
+                );
+            }
+        }
         let end = self.position + tokens.len();
         let mut logits = Vec::new();
         let mut start = self.position;

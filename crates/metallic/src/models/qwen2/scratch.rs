@@ -21,8 +21,6 @@ pub struct Scratch {
     pub k_proj: Tensor,
     pub k_biased: Tensor,
     pub v_proj: Tensor,
-    /// Values after their bias (the GPU path copies them into the cache).
-    pub v_biased: Tensor,
     /// Rotated queries [heads, seq, head_dim]: grouped by KV head, so the
     /// queries sharing one are a single [group·seq, head_dim] matrix.
     pub q: Tensor,
@@ -41,6 +39,10 @@ pub struct Scratch {
     pub up: Tensor,
     pub act: Tensor,
     pub down: Tensor,
+    /// On a GPU, the batch's token ids and positions in device memory (the
+    /// kernels read them there; see `ops::cuda::BatchIndices`).
+    #[cfg(feature = "cuda")]
+    pub indices: Option<crate::ops::cuda::BatchIndices>,
 }
 
 impl Scratch {
@@ -48,6 +50,8 @@ impl Scratch {
         let c = config;
         let group = c.n_heads / c.n_kv_heads;
         let buffer = |shape: &[usize]| Tensor::empty(ctx.device(), DType::F32, shape);
+        #[cfg(feature = "cuda")]
+        let indices = device_indices(ctx, config, seq, capacity)?;
         let capacity = if ctx.device().is_cuda() { 0 } else { capacity };
         Ok(Scratch {
             seq,
@@ -59,7 +63,6 @@ impl Scratch {
             k_proj: buffer(&[seq, c.kv_dim()])?,
             k_biased: buffer(&[seq, c.kv_dim()])?,
             v_proj: buffer(&[seq, c.kv_dim()])?,
-            v_biased: buffer(&[seq, c.kv_dim()])?,
             q: buffer(&[c.n_heads, seq, c.head_dim])?,
             scores: buffer(&[c.n_kv_heads, group * seq, capacity])?,
             probs: buffer(&[c.n_kv_heads, group * seq, capacity])?,
@@ -70,6 +73,28 @@ impl Scratch {
             up: buffer(&[seq, c.ffn_size])?,
             act: buffer(&[seq, c.ffn_size])?,
             down: buffer(&[seq, c.hidden_size])?,
+            #[cfg(feature = "cuda")]
+            indices,
         })
+    }
+}
+
+/// On a GPU, room for the batch's ids and positions over `capacity`
+/// positions; `None` on the CPU.
+#[cfg(feature = "cuda")]
+fn device_indices(
+    ctx: &Context,
+    config: &Qwen2Config,
+    seq: usize,
+    capacity: usize,
+) -> Result<Option<crate::ops::cuda::BatchIndices>> {
+    match ctx.device() {
+        crate::device::Device::Cuda(cuda) => Ok(Some(crate::ops::cuda::BatchIndices::new(
+            cuda,
+            seq,
+            config.vocab_size,
+            capacity,
+        )?)),
+        _ => Ok(None),
     }
 }

@@ -1,6 +1,6 @@
 // Causal grouped-query attention against a KV cache, one block per (query
-// head, query token). Query token t sits at position first_position + t and
-// attends to cache positions 0..=first_position + t; query head h reads KV
+// head, query token). Query token t sits at position positions[t] (device
+// memory) and attends to cache positions 0..=positions[t]; query head h reads KV
 // head h / (heads / kv_heads). Each of the block's warps walks every
 // WARPS-th key with an online softmax (running max, running sum, running
 // P·V in registers: PARAM / 32 values per lane); the warps merge at the end.
@@ -12,7 +12,7 @@
 
 extern "C" __global__ void __launch_bounds__(WARPS * 32)
 attention(act_t *out, const act_t *q, const aux_t *k, const aux_t *v, u32 heads,
-          u32 kv_heads, u32 first_position, u32 q_token_stride, u32 q_head_stride,
+          u32 kv_heads, const u32 *positions, u32 q_token_stride, u32 q_head_stride,
           u32 kv_pos_stride, u32 kv_head_stride, u32 out_token_stride, u32 out_head_stride,
           float scale) {
     __shared__ float warp_max[WARPS], warp_sum[WARPS];
@@ -31,7 +31,7 @@ attention(act_t *out, const act_t *q, const aux_t *k, const aux_t *v, u32 heads,
         acc[e] = 0.0f;
     }
     float m = NEG_INFINITY, l = 0.0f;
-    u32 last = first_position + t;
+    u32 last = positions[t];
     for (u32 j = warp; j <= last; j += WARPS) {
         const aux_t *kj = kp + (u64)j * kv_pos_stride;
         float s = 0.0f;

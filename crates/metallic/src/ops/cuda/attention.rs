@@ -1,7 +1,7 @@
 //! Causal grouped-query attention against a KV cache: prefill (many query
 //! tokens) and decode (one) are the same call.
 
-use super::{check_float, check_rows};
+use super::{check_float, check_rows, BatchIndices};
 use crate::device::cuda::{launch, u32_of, Arg, CudaBuffer, KernelKey, KernelSource};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
@@ -23,9 +23,6 @@ pub struct AttentionShape {
     pub heads: usize,
     pub kv_heads: usize,
     pub head_dim: usize,
-    /// Position of the first query token; token t attends to cache positions
-    /// 0..=first_position + t, which must all be written.
-    pub first_position: usize,
     pub q_token_stride: usize,
     pub q_head_stride: usize,
     pub kv_pos_stride: usize,
@@ -37,7 +34,10 @@ pub struct AttentionShape {
 }
 
 /// out = softmax(q·kᵀ · scale, causal) · v per query head; q and out of
-/// dtype `act`, the caches of dtype `kv_dtype`.
+/// dtype `act`, the caches of dtype `kv_dtype`. Query token t sits at
+/// `positions[t]` and attends to cache positions 0..=positions[t], which
+/// must all be written; the caches hold every position `positions` allows.
+#[allow(clippy::too_many_arguments)]
 pub fn attention(
     out: &mut CudaBuffer,
     q: &CudaBuffer,
@@ -46,6 +46,7 @@ pub fn attention(
     act: DType,
     kv_dtype: DType,
     s: AttentionShape,
+    positions: &BatchIndices,
 ) -> Result<()> {
     check_float(act, "attention q")?;
     check_float(kv_dtype, "attention cache")?;
@@ -70,10 +71,14 @@ pub fn attention(
     if s.tokens == 0 {
         return Ok(());
     }
-    let positions = s
-        .first_position
-        .checked_add(s.tokens)
-        .ok_or_else(|| Error::InvalidArgument("attention positions overflow".into()))?;
+    if positions.seq() != s.tokens {
+        return Err(Error::InvalidArgument(format!(
+            "attention: positions of {} tokens for {}",
+            positions.seq(),
+            s.tokens
+        )));
+    }
+    let capacity = positions.capacity();
     // Each operand is rows of (heads × head stride) spans; check the span of
     // every row, and that heads do not overlap.
     let span = |heads: usize, head_stride: usize, what: &str| -> Result<usize> {
@@ -106,7 +111,7 @@ pub fn attention(
     check_rows(
         k_cache,
         kv_dtype,
-        positions,
+        capacity,
         kv_span,
         s.kv_pos_stride,
         "attention k cache",
@@ -114,15 +119,14 @@ pub fn attention(
     check_rows(
         v_cache,
         kv_dtype,
-        positions,
+        capacity,
         kv_span,
         s.kv_pos_stride,
         "attention v cache",
     )?;
-    u32_of(positions, "positions")?;
-
     let device = out.device().clone();
     device.check_buffers(&[q, k_cache, v_cache], "attention")?;
+    positions.check_device(&device, "attention")?;
     let key = KernelKey {
         source: &SOURCE,
         entry: "attention",
@@ -137,7 +141,7 @@ pub fn attention(
         Arg::Ptr(v_cache.device_ptr()),
         Arg::U32(u32_of(s.heads, "heads")?),
         Arg::U32(u32_of(s.kv_heads, "kv heads")?),
-        Arg::U32(u32_of(s.first_position, "first position")?),
+        Arg::Ptr(positions.positions_ptr()),
         Arg::U32(u32_of(s.q_token_stride, "q token stride")?),
         Arg::U32(u32_of(s.q_head_stride, "q head stride")?),
         Arg::U32(u32_of(s.kv_pos_stride, "cache position stride")?),
@@ -154,7 +158,8 @@ pub fn attention(
     }
     // SAFETY: the arguments follow `attention` in attention.cu; grid (heads,
     // tokens), 128 threads; q, out and both caches were checked to hold
-    // every head span of every token and every attended position.
+    // every head span of every token and every position below the
+    // capacity that `positions` keeps its values under.
     unsafe {
         launch(
             &device,

@@ -1,6 +1,7 @@
-//! Residual and bias addition, and the SwiGLU gate.
+//! Residual and bias addition, the SwiGLU gate, and rows stored at their
+//! positions (the KV cache write).
 
-use super::{blocks_for, check_float, check_rows, key, BLOCK};
+use super::{blocks_for, check_float, check_rows, key, BatchIndices, BLOCK};
 use crate::device::cuda::{launch, u32_of, Arg, CudaBuffer, KernelSource};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
@@ -114,6 +115,87 @@ pub fn swiglu(
         launch(
             &device,
             key(&SOURCE, "swiglu", act, act),
+            (blocks_for(rows * cols), 1, 1),
+            BLOCK,
+            &args,
+        )
+    }
+}
+
+/// dst row `positions[t]` = src row t (+ `bias`, one f32 row), for the
+/// `positions.seq()` rows of `src`: a batch's keys or values written into a
+/// cache of `dst_dtype` with rows `dst_row_stride` apart, holding every
+/// position below `positions.capacity()`.
+#[allow(clippy::too_many_arguments)]
+pub fn store_rows(
+    dst: &mut CudaBuffer,
+    dst_dtype: DType,
+    dst_row_stride: usize,
+    src: &CudaBuffer,
+    src_dtype: DType,
+    src_shape: Rows,
+    bias: Option<&CudaBuffer>,
+    positions: &BatchIndices,
+) -> Result<()> {
+    check_float(dst_dtype, "store_rows dst")?;
+    check_float(src_dtype, "store_rows src")?;
+    let Rows {
+        rows,
+        cols,
+        row_stride,
+    } = src_shape;
+    if positions.seq() != rows {
+        return Err(Error::InvalidArgument(format!(
+            "store_rows: positions of {} rows for {rows}",
+            positions.seq()
+        )));
+    }
+    if dst_row_stride < cols {
+        return Err(Error::InvalidArgument(format!(
+            "store_rows: destination rows {dst_row_stride} apart are shorter than {cols}"
+        )));
+    }
+    check_rows(src, src_dtype, rows, cols, row_stride, "store_rows src")?;
+    let capacity = positions.capacity();
+    check_rows(
+        dst,
+        dst_dtype,
+        capacity,
+        cols,
+        dst_row_stride,
+        "store_rows dst",
+    )?;
+    if let Some(bias) = bias {
+        check_rows(bias, DType::F32, 1, cols, cols, "store_rows bias")?;
+    }
+    if rows * cols == 0 {
+        return Ok(());
+    }
+    let device = dst.device().clone();
+    device.check_buffers(&[src], "store_rows")?;
+    if let Some(bias) = bias {
+        device.check_buffers(&[bias], "store_rows")?;
+    }
+    positions.check_device(&device, "store_rows")?;
+    let args = [
+        Arg::Ptr(dst.device_ptr()),
+        Arg::Ptr(src.device_ptr()),
+        // The kernel reads the bias only when the flag is set.
+        Arg::Ptr(bias.map_or(0, |b| b.device_ptr())),
+        Arg::U32(u32::from(bias.is_some())),
+        Arg::Ptr(positions.positions_ptr()),
+        Arg::U32(u32_of(rows, "rows")?),
+        Arg::U32(u32_of(cols, "cols")?),
+        Arg::U32(u32_of(dst_row_stride, "dst row stride")?),
+        Arg::U32(u32_of(row_stride, "src row stride")?),
+    ];
+    // SAFETY: the arguments follow `store_rows` in elementwise.cu; src holds
+    // every row read, dst every position below the capacity `positions`
+    // keeps its values under, and the bias (when given) one row.
+    unsafe {
+        launch(
+            &device,
+            key(&SOURCE, "store_rows", dst_dtype, src_dtype),
             (blocks_for(rows * cols), 1, 1),
             BLOCK,
             &args,

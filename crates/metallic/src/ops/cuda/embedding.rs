@@ -1,6 +1,6 @@
 //! Embedding lookup from a float or quantized table.
 
-use super::{check_float, check_rows, key, BLOCK};
+use super::{check_float, check_rows, key, BatchIndices, BLOCK};
 use crate::device::cuda::{launch, u32_of, Arg, CudaBuffer, KernelSource};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
@@ -10,9 +10,10 @@ static SOURCE: KernelSource = KernelSource {
     text: include_str!("embedding.cu"),
 };
 
-/// out row i = table row ids[i], decoded to `act`. The table has `vocab`
-/// rows of `dim` values of `table_dtype` (F32, F16, BF16, Q8_0, Q5_0, Q4_K
-/// or Q6_K); ids are checked against `vocab` on the host.
+/// out row i = table row ids[i] (the ids of `indices`), decoded to `act`.
+/// The table has `vocab` rows of `dim` values of `table_dtype` (F32, F16,
+/// BF16, Q8_0, Q5_0, Q4_K or Q6_K); `indices` keeps its ids below its own
+/// vocabulary, which may not exceed `vocab`.
 pub fn embedding(
     out: &mut CudaBuffer,
     act: DType,
@@ -20,7 +21,7 @@ pub fn embedding(
     table_dtype: DType,
     vocab: usize,
     dim: usize,
-    ids: &[u32],
+    indices: &BatchIndices,
 ) -> Result<()> {
     check_float(act, "embedding out")?;
     check_table_dtype(table_dtype)?;
@@ -30,34 +31,36 @@ pub fn embedding(
         ))
     })?;
     check_rows(table, table_dtype, vocab, dim, dim, "embedding table")?;
-    check_rows(out, act, ids.len(), dim, dim, "embedding out")?;
-    if let Some(bad) = ids.iter().find(|&&id| id as usize >= vocab) {
+    let seq = indices.seq();
+    check_rows(out, act, seq, dim, dim, "embedding out")?;
+    if indices.vocab() > vocab {
         return Err(Error::InvalidArgument(format!(
-            "token id {bad} is outside the vocabulary of {vocab}"
+            "embedding: ids up to {} for a table of {vocab} rows",
+            indices.vocab()
         )));
     }
-    if ids.is_empty() || dim == 0 {
+    if dim == 0 {
         return Ok(());
     }
     let device = out.device().clone();
     device.check_buffers(&[table], "embedding")?;
-    let ids_buffer = CudaBuffer::from_slice(&device, ids)?;
+    indices.check_device(&device, "embedding")?;
     let args = [
         Arg::Ptr(out.device_ptr()),
         Arg::Ptr(table.device_ptr()),
-        Arg::Ptr(ids_buffer.device_ptr()),
+        Arg::Ptr(indices.ids_ptr()),
         Arg::U32(u32_of(dim, "dim")?),
         Arg::U64(row_bytes as u64),
         Arg::U32(u32_of(dim, "out row stride")?),
     ];
     // SAFETY: the arguments follow `embedding` in embedding.cu; one block per
-    // id, every id below vocab, and table and out were checked to hold every
-    // row; the id buffer is freed in stream order after the kernel.
+    // id, every id below vocab (`indices` checks them when set), and table
+    // and out were checked to hold every row.
     unsafe {
         launch(
             &device,
             key(&SOURCE, "embedding", act, table_dtype),
-            (u32_of(ids.len(), "ids")?, 1, 1),
+            (u32_of(seq, "ids")?, 1, 1),
             BLOCK,
             &args,
         )

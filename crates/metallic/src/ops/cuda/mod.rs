@@ -12,14 +12,16 @@ mod attention;
 mod dequantize;
 mod elementwise;
 mod embedding;
+mod indices;
 mod rms_norm;
 mod rope;
 
 pub use argmax::argmax;
 pub use attention::{attention, AttentionShape};
 pub use dequantize::dequantize;
-pub use elementwise::{add_rows, swiglu, Rows};
+pub use elementwise::{add_rows, store_rows, swiglu, Rows};
 pub use embedding::embedding;
+pub use indices::BatchIndices;
 pub use rms_norm::rms_norm;
 pub use rope::{rope, RopeShape};
 

@@ -1,6 +1,6 @@
 //! NeoX-style rotary position embedding, in place.
 
-use super::{blocks_for, check_float, check_rows, key, BLOCK};
+use super::{blocks_for, check_float, check_rows, key, BatchIndices, BLOCK};
 use crate::device::cuda::{launch, u32_of, Arg, CudaBuffer, KernelSource};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
@@ -21,12 +21,12 @@ pub struct RopeShape {
 }
 
 /// Rotates each head of each token in place: element i pairs with
-/// i + head_dim/2, by angle (first_position + token) · base^(-2i/head_dim).
+/// i + head_dim/2, by angle positions[token] · base^(-2i/head_dim).
 pub fn rope(
     x: &mut CudaBuffer,
     act: DType,
     shape: RopeShape,
-    first_position: usize,
+    positions: &BatchIndices,
     base: f32,
 ) -> Result<()> {
     check_float(act, "rope")?;
@@ -60,11 +60,14 @@ pub fn rope(
         )));
     }
     check_rows(x, act, tokens, token_span, token_stride, "rope x")?;
-    let last_position = first_position
-        .checked_add(tokens - 1)
-        .filter(|&p| p <= u32::MAX as usize)
-        .ok_or_else(|| Error::InvalidArgument("rope: position exceeds 32 bits".into()))?;
+    if positions.seq() != tokens {
+        return Err(Error::InvalidArgument(format!(
+            "rope: positions of {} tokens for {tokens}",
+            positions.seq()
+        )));
+    }
     let device = x.device().clone();
+    positions.check_device(&device, "rope")?;
     let args = [
         Arg::Ptr(x.device_ptr()),
         Arg::U32(u32_of(tokens, "tokens")?),
@@ -72,11 +75,12 @@ pub fn rope(
         Arg::U32(u32_of(head_dim, "head_dim")?),
         Arg::U32(u32_of(token_stride, "token stride")?),
         Arg::U32(u32_of(head_stride, "head stride")?),
-        Arg::U32(u32_of(last_position - (tokens - 1), "first position")?),
+        Arg::Ptr(positions.positions_ptr()),
         Arg::F32(base),
     ];
     // SAFETY: the arguments follow `rope` in rope.cu; every (token, head)
-    // span was checked to lie inside the buffer.
+    // span was checked to lie inside the buffer, and `positions` holds one
+    // position per token.
     unsafe {
         launch(
             &device,
