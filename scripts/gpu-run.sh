@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The GPU round, part two (on the GPU machine): runs every test executable
 # that scripts/gpu-round.sh packed beside this script, plainly, then the GPU
-# ones under compute-sanitizer memcheck. Logs go to /tmp/gpu-round-logs and,
-# archived, to $OUT when set.
+# ones under compute-sanitizer memcheck. With the default model at
+# $METALLIC_MODEL (or joined from the pieces in $MODEL_PARTS, checked against
+# its SHA-256) it also runs the golden tests on the GPU, `metallic generate`
+# and `metallic bench` with --device cuda. Logs go to /tmp/gpu-round-logs and,
+# archived, to $OUT when set. SKIP_SANITIZER=1 leaves the sanitizer out.
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -37,19 +40,56 @@ run() {
   [[ $rc == 0 ]] || tail -40 "$log"
 }
 
-# Plain runs: every test executable. The kernel cache test prints start-up
-# times; a cold cache first shows the compile cost of the other binaries.
-# ROUNDS repeats them (fresh random inputs each time) to shake out races.
+# The default model, when it came along in pieces (the device tool carries at
+# most 64 MiB per call): joined once, and used only if its SHA-256 matches.
+parts=${MODEL_PARTS:-$here/../.device-model}
+if [[ -z ${METALLIC_MODEL:-} && -f $parts/sha256 ]]; then
+  model=/tmp/metallic-default-model.gguf
+  want=$(awk '{print $1}' "$parts/sha256")
+  if [[ ! -f $model ]] || [[ $(sha256sum "$model" | awk '{print $1}') != "$want" ]]; then
+    cat "$parts"/part* >"$model.partial" && mv "$model.partial" "$model"
+  fi
+  if [[ $(sha256sum "$model" | awk '{print $1}') == "$want" ]]; then
+    export METALLIC_MODEL=$model
+  else
+    summary+=("model pieces in $parts do not match their SHA-256: golden, generate, bench not run")
+  fi
+fi
+
+# Plain runs: every test executable (golden only with the model, on the GPU).
+# The kernel cache test prints start-up times; a cold cache first shows the
+# compile cost of the other binaries. ROUNDS repeats them (fresh random
+# inputs each time) to shake out races.
 for round in $(seq "${ROUNDS:-1}"); do
   for exe in "$here"/bin/*; do
     name=$(basename "$exe")
+    if [[ $name == test-golden ]]; then
+      if [[ -z ${METALLIC_MODEL:-} ]]; then
+        summary+=("$name: not run (no model)")
+        continue
+      fi
+      METALLIC_TEST_DEVICE=cuda run "$name-cuda-$round" "$exe" --test-threads=1 --nocapture
+      continue
+    fi
     run "$name-$round" "$exe" --test-threads=1 --nocapture
   done
 done
 grep -h -A2 "device cuda" "$logs"/*.log || true
 
+# The CLI end to end on the GPU.
+if [[ -n ${METALLIC_MODEL:-} && -x $here/tools/metallic ]]; then
+  run "generate-cuda" "$here/tools/metallic" generate --device cuda --json --temperature 0 \
+    --max-tokens 24 "def fibonacci(n):"
+  cat "$logs/generate-cuda.log"
+  run "bench-cuda" "$here/tools/metallic" bench --device cuda --prompt-tokens 512 \
+    --gen-tokens 128 --repetitions 3
+  cat "$logs/bench-cuda.log"
+fi
+
 # Memcheck over the GPU tests.
-if command -v compute-sanitizer >/dev/null; then
+if [[ -n ${SKIP_SANITIZER:-} ]]; then
+  summary+=("compute-sanitizer: skipped (SKIP_SANITIZER)")
+elif command -v compute-sanitizer >/dev/null; then
   for exe in "$here"/bin/test-gpu_*; do
     name=$(basename "$exe")
     run "memcheck-$name" compute-sanitizer --tool memcheck --error-exitcode 99 \
