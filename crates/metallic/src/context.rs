@@ -26,6 +26,9 @@ pub struct Context {
     /// The `vendor` backend on a CUDA device.
     #[cfg(feature = "cuda")]
     cublas: Option<crate::ops::matmul::vendor::cublas::CublasGemm>,
+    /// Half copies of quantized weights that CUDA float GEMMs multiply.
+    #[cfg(feature = "cuda")]
+    widened_weights: crate::ops::matmul::cuda_widen::WidenedWeights,
     instrumentation: Instrumentation,
 }
 
@@ -91,6 +94,11 @@ impl Context {
         self.cublas.as_ref()
     }
 
+    #[cfg(feature = "cuda")]
+    pub(crate) fn widened_weights(&self) -> &crate::ops::matmul::cuda_widen::WidenedWeights {
+        &self.widened_weights
+    }
+
     /// The Context's own buffer cache, for callers that reuse outputs across
     /// calls (pass it to `matmul_alpha_beta_with_cache`).
     pub fn resource_cache(&self) -> Result<MutexGuard<'_, ResourceCache>> {
@@ -153,6 +161,8 @@ impl ContextBuilder {
         Ok(Context {
             #[cfg(feature = "cuda")]
             cublas,
+            #[cfg(feature = "cuda")]
+            widened_weights: Default::default(),
             device: self.device,
             pool,
             backend_choice,

@@ -1,7 +1,8 @@
 //! The default model against llama.cpp (tests/fixtures, copied from
 //! shared/fixtures): greedy continuations of golden-llamacpp.json and the
 //! perplexity of ppl_text.txt at context 128. The model is fetched into the
-//! cache on first use (or taken from `$METALLIC_MODEL`).
+//! cache on first use (or taken from `$METALLIC_MODEL`). They run on the
+//! CPU, or on the device `$METALLIC_TEST_DEVICE` names.
 
 mod common;
 
@@ -32,8 +33,15 @@ fn text_fixture(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// The CPU, or the device `METALLIC_TEST_DEVICE` names (`cuda`, `cuda:N`):
+/// the GPU round runs these tests on the GPU that way, and fails, never
+/// skips, when that device cannot be opened.
 fn context() -> Context {
-    Context::new(Device::Cpu).expect("a CPU context")
+    let device = match std::env::var("METALLIC_TEST_DEVICE") {
+        Ok(name) => Device::parse(&name).unwrap_or_else(|e| panic!("METALLIC_TEST_DEVICE: {e}")),
+        Err(_) => Device::Cpu,
+    };
+    Context::new(device.clone()).unwrap_or_else(|e| panic!("a context on {device}: {e}"))
 }
 
 /// The largest logit's id, ties to the lower id.

@@ -1,8 +1,8 @@
 //! The model's weights as tensors over the GGUF file's bytes: zero-copy
 //! views of its memory map (a copy only for a file parsed from memory).
-//! Matrices keep their GGUF types; norms and biases are f32. On a GPU, whose
-//! matmuls (cuBLAS) take floats only, each matrix is uploaded and
-//! dequantized there to f32 once, at load.
+//! Matrices keep their GGUF types, on a GPU too (uploaded as they are: the
+//! matmul backends read the blocks, or keep a half copy for prefill); norms
+//! and biases are f32.
 
 use super::config::Qwen2Config;
 use crate::context::Context;
@@ -40,7 +40,7 @@ pub struct Qwen2Weights {
 impl Qwen2Weights {
     /// Views every weight `config` names (the config checked their shapes).
     pub fn load(gguf: &GgufFile, ctx: &Context, config: &Qwen2Config) -> Result<Qwen2Weights> {
-        let load = |name: &str| matrix(gguf, ctx, name);
+        let load = |name: &str| tensor(gguf, ctx, name);
         let vector = |name: &str| f32_vector(gguf, ctx, name);
         let blocks = (0..config.block_count)
             .map(|b| {
@@ -91,16 +91,6 @@ fn tensor(gguf: &GgufFile, ctx: &Context, name: &str) -> Result<Tensor> {
             &shape,
         ),
         _ => Tensor::from_bytes(ctx.device(), info.dtype, gguf.tensor_data(info), &shape),
-    }
-}
-
-/// A weight matrix: in its GGUF type on the CPU, f32 on a GPU.
-fn matrix(gguf: &GgufFile, ctx: &Context, name: &str) -> Result<Tensor> {
-    let t = tensor(gguf, ctx, name)?;
-    if ctx.device().is_cuda() && t.dtype() != DType::F32 {
-        ctx.dequantize(&t, DType::F32)
-    } else {
-        Ok(t)
     }
 }
 

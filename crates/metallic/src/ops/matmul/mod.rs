@@ -1,6 +1,8 @@
 //! Matrix products: the public API on `Context`, one validated problem, and
 //! the backends that run it.
 
+#[cfg(feature = "cuda")]
+pub(crate) mod cuda_widen;
 pub mod mlx;
 pub mod problem;
 pub mod vendor;
@@ -260,7 +262,14 @@ impl Context {
     ) -> Result<()> {
         #[cfg(feature = "cuda")]
         if let Some(cublas) = self.cublas() {
-            return run_cuda(cublas, backend, problem, a, b, c);
+            return match backend {
+                Backend::Vendor => {
+                    self.run_widened(problem, a, b, c, |p, a, b, c| cublas.run(p, a, b, c))
+                }
+                Backend::Mlx => Err(Error::Unsupported(
+                    "the mlx matmul backend on CUDA (use vendor)".into(),
+                )),
+            };
         }
         let a_bytes = a.buffer().read()?;
         let b_bytes = b.buffer().read()?;
@@ -273,31 +282,42 @@ impl Context {
     }
 }
 
-/// A product on the Context's CUDA device: cuBLAS for `vendor`; the `mlx`
-/// kernels have no CUDA version yet.
 #[cfg(feature = "cuda")]
-fn run_cuda(
-    cublas: &vendor::cublas::CublasGemm,
-    backend: Backend,
-    problem: &GemmProblem,
-    a: &Tensor,
-    b: &Tensor,
-    c: &Tensor,
-) -> Result<()> {
-    use crate::device::cuda::CudaStorage;
-    if backend != Backend::Vendor {
-        return Err(Error::Unsupported(format!(
-            "the {} matmul backend on CUDA (use vendor)",
-            backend.name()
-        )));
+impl Context {
+    /// Runs `gemm` on the buffers of `a`, `b` and `c` (inputs shared, output
+    /// exclusive), first widening operands a float GEMM cannot take as they
+    /// are (see `cuda_widen`).
+    fn run_widened(
+        &self,
+        problem: &GemmProblem,
+        a: &Tensor,
+        b: &Tensor,
+        c: &Tensor,
+        gemm: impl FnOnce(
+            &GemmProblem,
+            &crate::device::cuda::CudaBuffer,
+            &crate::device::cuda::CudaBuffer,
+            &mut crate::device::cuda::CudaBuffer,
+        ) -> Result<()>,
+    ) -> Result<()> {
+        use crate::device::cuda::CudaStorage;
+        fn storage<'t>(t: &'t Tensor, name: &str) -> Result<&'t CudaStorage> {
+            t.buffer().cuda().ok_or_else(|| {
+                Error::InvalidArgument(format!("operand `{name}` is not in CUDA memory"))
+            })
+        }
+        let widened = self.widened_weights().widen(problem, a, b)?;
+        let a_read = storage(a, "a")?.read()?;
+        let b_read = storage(b, "b")?.read()?;
+        let mut c_write = storage(c, "c")?.write()?;
+        match &widened {
+            None => gemm(problem, &a_read, &b_read, &mut c_write),
+            Some(w) => gemm(
+                &w.problem,
+                w.a.as_deref().unwrap_or(&a_read),
+                w.b.as_deref().unwrap_or(&b_read),
+                &mut c_write,
+            ),
+        }
     }
-    fn storage<'t>(t: &'t Tensor, name: &str) -> Result<&'t CudaStorage> {
-        t.buffer().cuda().ok_or_else(|| {
-            Error::InvalidArgument(format!("operand `{name}` is not in CUDA memory"))
-        })
-    }
-    let a = storage(a, "a")?.read()?;
-    let b = storage(b, "b")?.read()?;
-    let mut c = storage(c, "c")?.write()?;
-    cublas.run(problem, &a, &b, &mut c)
 }

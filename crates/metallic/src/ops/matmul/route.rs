@@ -118,7 +118,7 @@ const SMALL_BF16_B: usize = 1 << 18;
 /// - f32: m = 1 vendor on the 5 linears (×1.26–1.83), attention within 11%
 ///   either way; m = 32 mlx on 3 of 5 (×1.3–2.2); m = 128 vendor on all 5
 ///   (×1.23–1.76).
-/// - f16: m = 1 mlx on all 7 (×1.1–10, fastest of 100, 2026-11-26 22:20
+/// - f16: m = 1 mlx on all 7 (×1.1–10, fastest of 100, 2026-11-26 22:00
 ///   UTC, load about 4): vendor now widens a matrix-vector product to f32,
 ///   since `gemm`'s f16 gemv, faster before, accumulates in f16 (see
 ///   vendor/mod.rs); m = 32 mlx on all 5 (×1.4–4.5); m = 128 mlx on 4 of 5
@@ -128,7 +128,7 @@ const SMALL_BF16_B: usize = 1 << 18;
 ///   and 128 mlx on 7 of 10 (×1.0–3.4).
 /// - mixed float types: not measured; mlx (vendor widens every operand).
 pub fn auto_rule(problem: &GemmProblem) -> Backend {
-    use crate::dtype::DType::{BF16, F16, F32};
+    use crate::dtype::DType::{BF16, F32};
     let (m, b_elements) = (problem.m, problem.k.saturating_mul(problem.n));
     let types = (problem.a.dtype, problem.b.dtype, problem.c.dtype);
     let vendor = match types {
