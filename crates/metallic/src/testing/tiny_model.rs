@@ -130,6 +130,11 @@ pub fn write_tiny_qwen2(
     }
     let matrix =
         |w: GgufWriter, name: &str, rows: usize, cols: usize, scale: f32, r: &mut StdRng| {
+            if !cols.is_multiple_of(matrix_type.block_size()) {
+                return Err(Error::Unsupported(format!(
+                    "`{name}`: rows of {cols} values are not whole {matrix_type} blocks"
+                )));
+            }
             let bytes = random_weights(matrix_type, rows * cols, scale, r)?;
             Ok::<_, Error>(w.tensor(name, &[cols as u64, rows as u64], matrix_type, bytes))
         };
@@ -188,35 +193,39 @@ fn with_byte_tokenizer(w: GgufWriter) -> GgufWriter {
     w
 }
 
-/// `n` random weights of about `scale` in `dtype`: quantized from uniform
-/// values where the crate has a quantizer, else (K-quants) random blocks
-/// with scales that keep the values within ±`scale`.
+/// `n` random weights of about `scale` in `dtype`: uniform values for
+/// plain floats and Q8_K; for the other quantized types, random quants with
+/// block scales that keep the values within about ±`scale` (drawing bytes is
+/// much faster than quantizing floats: a model of Qwen2.5-0.5B's shapes
+/// takes seconds).
 pub fn random_weights(dtype: DType, n: usize, scale: f32, r: &mut StdRng) -> Result<Vec<u8>> {
     let size = dtype
         .bytes_for(n)
         .ok_or_else(|| Error::Unsupported(format!("{n} values of {dtype}")))?;
     let mut bytes = vec![0u8; size];
-    let f16 = |v: f32| half::f16::from_f32(v).to_le_bytes();
-    match dtype {
-        DType::Q4_K => {
-            // d·sc·q − dmin·m with 6-bit sc, m and 4-bit q.
-            r.fill(&mut bytes[..]);
-            for block in bytes.chunks_mut(dtype.block_bytes()) {
-                block[0..2].copy_from_slice(&f16(2.0 * scale / (63.0 * 15.0)));
-                block[2..4].copy_from_slice(&f16(scale / 63.0));
-            }
-        }
-        DType::Q6_K => {
-            // d·sc·(q − 32) with signed 8-bit sc and 6-bit q; d is last.
-            r.fill(&mut bytes[..]);
-            for block in bytes.chunks_mut(dtype.block_bytes()) {
-                let at = block.len() - 2;
-                block[at..].copy_from_slice(&f16(scale / (128.0 * 32.0)));
-            }
-        }
+    // Each block's f16 scale fields: (byte offset, value).
+    let fields = match dtype {
+        // d·q with q signed, of 8, 5 or 4 bits.
+        DType::Q8_0 => vec![(0, scale / 127.0)],
+        DType::Q5_0 => vec![(0, scale / 16.0)],
+        DType::Q4_0 => vec![(0, scale / 8.0)],
+        // d·q + m with q unsigned, of 5 or 4 bits.
+        DType::Q5_1 => vec![(0, 2.0 * scale / 31.0), (2, -scale)],
+        DType::Q4_1 => vec![(0, 2.0 * scale / 15.0), (2, -scale)],
+        // d·sc·q − dmin·m with 6-bit sc, m and 4-bit q (mean zero).
+        DType::Q4_K => vec![(0, 2.0 * scale / (63.0 * 15.0)), (2, scale / 63.0)],
+        // d·sc·(q − 32) with signed 8-bit sc and 6-bit q; d is last.
+        DType::Q6_K => vec![(208, scale / (128.0 * 32.0))],
         _ => {
             let values: Vec<f32> = random_vec(r, n).iter().map(|v| v * scale).collect();
             quantize(dtype, &values, &mut bytes)?;
+            return Ok(bytes);
+        }
+    };
+    r.fill(&mut bytes[..]);
+    for block in bytes.chunks_mut(dtype.block_bytes()) {
+        for &(at, value) in &fields {
+            block[at..at + 2].copy_from_slice(&half::f16::from_f32(value).to_le_bytes());
         }
     }
     Ok(bytes)
