@@ -1,14 +1,14 @@
 //! Prefill and decode speed of the Qwen2 forward pass, and peak memory:
 //! `cargo run --release -p metallic --example qwen2_speed -- [--device
-//! cpu|cuda|cuda:N] [--random TYPE] [PROMPT_TOKENS] [GEN_TOKENS] [CTX_SIZE]`
-//! (defaults cpu, 128, 64, 2048). The model is the default one (fetched on
-//! first use) or `$METALLIC_MODEL`; with `--random TYPE` it is a
-//! random-weight model of the default model's shapes with every matrix in
+//! cpu|cuda|cuda:N] [--random TYPE [--tied]] [PROMPT_TOKENS] [GEN_TOKENS]
+//! [CTX_SIZE]` (defaults cpu, 128, 64, 2048). The model is the default one
+//! (fetched on first use) or `$METALLIC_MODEL`; with `--random TYPE` it is
+//! a random-weight model of the default model's shapes with every matrix in
 //! TYPE (Q8_0, Q5_0, F16, …), written to a temporary file that is removed
-//! after. One untimed prefill and decode step first (start-up: on a GPU,
-//! the kernels are compiled or loaded from the disk cache then). With
-//! `METALLIC_PROFILE=1`, the dispatch summaries of prefill and of decode
-//! follow.
+//! after; `--tied` leaves out its separate output matrix. One untimed
+//! prefill and decode step come first (start-up: on a GPU, the kernels are
+//! compiled or loaded from the disk cache then). With `METALLIC_PROFILE=1`,
+//! the dispatch summaries of prefill and of decode follow.
 
 use metallic::gguf::GgufFile;
 use metallic::models::qwen2::Qwen2Model;
@@ -29,19 +29,22 @@ const DEFAULT_MODEL_DIMS: TinyDims = TinyDims {
     rope_base: 1e6,
     rms_eps: 1e-6,
 };
-const DEFAULT_MODEL_TIED: bool = false;
 
 struct Options {
     device: Device,
     random: Option<DType>,
+    tied: bool,
     prompt_tokens: usize,
     gen_tokens: usize,
     ctx_size: usize,
 }
 
+fn bad(what: impl Into<String>) -> Error {
+    Error::InvalidArgument(what.into())
+}
+
 fn options() -> Result<Options> {
-    let bad = |what: String| Error::InvalidArgument(what);
-    let (mut device, mut random, mut counts) = (Device::Cpu, None, Vec::new());
+    let (mut device, mut random, mut tied, mut counts) = (Device::Cpu, None, false, Vec::new());
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || {
@@ -50,6 +53,7 @@ fn options() -> Result<Options> {
         };
         match arg.as_str() {
             "--device" => device = Device::parse(&value()?)?,
+            "--tied" => tied = true,
             "--random" => {
                 let name = value()?;
                 let dtype = DType::ALL
@@ -64,15 +68,17 @@ fn options() -> Result<Options> {
             ),
         }
     }
+    if tied && random.is_none() {
+        return Err(bad("--tied applies to a --random model"));
+    }
     if counts.len() > 3 {
-        return Err(bad(
-            "at most three counts: prompt, generated, context".into()
-        ));
+        return Err(bad("at most three counts: prompt, generated, context"));
     }
     let count = |i: usize, default: usize| counts.get(i).copied().unwrap_or(default);
     Ok(Options {
         device,
         random,
+        tied,
         prompt_tokens: count(0, 128),
         gen_tokens: count(1, 64),
         ctx_size: count(2, 2048),
@@ -122,7 +128,7 @@ fn main() -> Result<()> {
     let random_file = match o.random {
         Some(dtype) => {
             let start = Instant::now();
-            let file = TinyModelFile::write(DEFAULT_MODEL_DIMS, dtype, DEFAULT_MODEL_TIED, 1)?;
+            let file = TinyModelFile::write(DEFAULT_MODEL_DIMS, dtype, o.tied, 1)?;
             let bytes = std::fs::metadata(&file.path).map_err(|e| Error::io(&file.path, e))?;
             let mb = bytes.len() as f64 / 1e6;
             let secs = start.elapsed().as_secs_f64();
@@ -172,7 +178,7 @@ fn main() -> Result<()> {
     let decode = start.elapsed().as_secs_f64();
 
     println!(
-        "{}, threads {}, backend {}, ctx {}: prefill {} tokens {:.1} tok/s; decode {} tokens {:.2} tok/s; peak RSS {:.0} MB",
+        "{}, threads {}, backend {}, ctx {}: prefill {} tokens {:.1} tok/s; decode {} tokens {:.2} tok/s; peak RSS {:.0} MB{}",
         ctx.device(),
         ctx.threads(),
         ctx.backend_choice().name(),
@@ -181,7 +187,9 @@ fn main() -> Result<()> {
         o.prompt_tokens as f64 / prefill,
         o.gen_tokens,
         o.gen_tokens as f64 / decode,
-        peak_rss_mb().unwrap_or(f64::NAN)
+        peak_rss_mb().unwrap_or(f64::NAN),
+        // The writer holds the whole file in memory, twice.
+        if o.random.is_some() { " (includes writing the random model)" } else { "" }
     );
     if ctx.instrumentation().enabled() {
         println!("decode dispatches:\n{}", ctx.instrumentation().summary());
