@@ -9,19 +9,16 @@ mod tiny_qwen2;
 
 use metallic::gguf::GgufFile;
 use metallic::models::qwen2::Qwen2Model;
+use metallic::testing::tiny_model::TinyDims;
 use metallic::testing::{check_close, fresh_seed, rng, Tolerance};
 use metallic::{Context, DType, Device};
-use tiny_qwen2::{random_tokens, write_model, Dims, Reference, KQUANT};
+use tiny_qwen2::{random_tokens, write_model, Reference, KQUANT};
 
 /// The GPU attention kernel takes head sizes of 32·k: 4 heads of 32.
-const SMALL: Dims = Dims {
+const SMALL: TinyDims = TinyDims {
     hidden: 128,
-    heads: 4,
-    kv_heads: 2,
     ffn: 256,
-    blocks: 2,
-    vocab: 300,
-    context: 64,
+    ..tiny_qwen2::SMALL
 };
 
 /// Logits of unit-scale activations through two blocks in f32 arithmetic

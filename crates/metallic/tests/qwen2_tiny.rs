@@ -8,9 +8,10 @@ mod tiny_qwen2;
 use metallic::gguf::GgufFile;
 use metallic::models::qwen2::Qwen2Model;
 use metallic::ops::matmul::BackendChoice;
+use metallic::testing::tiny_model::TinyDims;
 use metallic::testing::{check_close, fresh_seed, rng, Tolerance};
 use metallic::{Context, DType, Device};
-use tiny_qwen2::{random_tokens, write_model, Dims, Reference, KQUANT, SMALL};
+use tiny_qwen2::{random_tokens, write_model, Reference, KQUANT, SMALL};
 
 fn context(backend: BackendChoice) -> Context {
     Context::builder(Device::Cpu)
@@ -26,7 +27,7 @@ fn context(backend: BackendChoice) -> Context {
 const F32_LOGITS: Tolerance = Tolerance::new(2e-4, 1e-3);
 
 /// The matrix types under test, with the dimensions their blocks allow.
-const CASES: [(DType, Dims); 5] = [
+const CASES: [(DType, TinyDims); 5] = [
     (DType::F32, SMALL),
     (DType::Q8_0, SMALL),
     (DType::Q5_0, SMALL),
