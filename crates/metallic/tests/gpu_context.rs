@@ -75,7 +75,7 @@ fn context_matmul_on_cuda_runs_cublas() {
 }
 
 #[test]
-fn mlx_on_cuda_is_refused_and_host_access_needs_a_copy() {
+fn mlx_on_cuda_refuses_unsupported_weights_and_host_access_needs_a_copy() {
     let device = cuda();
     let ctx = Context::builder(device.clone())
         .backend(BackendChoice::Mlx)
@@ -84,8 +84,11 @@ fn mlx_on_cuda_is_refused_and_host_access_needs_a_copy() {
     let mut r = rng(fresh_seed());
     let values = random_vec(&mut r, 16);
     let a = Tensor::from_f32(&device, &values, &[4, 4]).unwrap();
+    let x = Tensor::from_f32(&device, &random_vec(&mut r, 256), &[1, 256]).unwrap();
+    let q2_k = metallic::testing::random_blocks(&mut r, DType::Q2_K, 4 * 256);
+    let w = Tensor::from_bytes(&device, DType::Q2_K, &q2_k, &[4, 256]).unwrap();
     assert!(matches!(
-        ctx.matmul(&a, &a.clone(), false, false),
+        ctx.matmul(&x, &w, false, true),
         Err(Error::Unsupported(_))
     ));
     assert!(matches!(a.buffer().read(), Err(Error::Unsupported(_))));

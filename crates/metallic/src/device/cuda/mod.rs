@@ -8,6 +8,7 @@
 mod buffer;
 mod compile;
 mod disk_cache;
+mod graph;
 mod kernels;
 mod library;
 mod storage;
@@ -20,6 +21,7 @@ use cudarc::driver::{sys, CudaContext, CudaStream, DriverError};
 use crate::error::{Error, Result};
 
 pub use buffer::CudaBuffer;
+pub use graph::CapturedGraph;
 pub(crate) use kernels::{launch, u32_of, Arg};
 pub use kernels::{KernelKey, KernelSource, KernelStats};
 pub(crate) use library::{with_library, Library};

@@ -1,0 +1,422 @@
+// The mlx backend's GEMV family: y = alpha · A · B + beta · C for m ≤ 8 rows of
+// A, every row sharing each weight read (each weight byte is read once per
+// call). ACT is A's type, AUX is B's (float or GGUF blocks), and PARAM packs
+// the flags: bits 0-3 M (rows of A), bit 4 C is f32 (else ACT), bit 5 A's
+// rows are k-contiguous and 16-byte aligned (vector loads), bit 6 B's rows
+// are 16-byte aligned (float B stored [n, k]: uint4 loads straight to
+// registers). Arithmetic is f32.
+//
+// Every entry takes the same arguments: C, A, B (bytes); n, k; A's strides
+// (row i, column k) and C's (row i, column j) in elements; B's stride between
+// consecutive rows of its storage in bytes; alpha, beta; the batch as
+// z = outer · inner + inner index with per-operand strides (A, C in elements,
+// B in bytes); B's buffer end (the staged loader reads no byte past it).
+
+// GGUF type ids common.cuh leaves out.
+#define DT_Q4_0 2
+#define DT_Q4_1 3
+#define DT_Q5_1 7
+
+#define GEMV_M (PARAM & 15)
+#define C_IS_F32 ((PARAM >> 4) & 1)
+#define A_VEC ((PARAM >> 5) & 1)
+#define B_VEC ((PARAM >> 6) & 1)
+
+#if C_IS_F32
+typedef float out_t;
+#else
+typedef act_t out_t;
+#endif
+
+// Warps per block of the dot-product kernels: one B row per warp at a time.
+#define DOT_WARPS 4
+// Warps per block of the [k, n] kernel, each taking a share of k.
+#define KN_WARPS 8
+// uint4 loads each lane keeps in flight in the float kernel.
+#define UNROLL 4
+
+#define GEMV_ARGS                                                               \
+    out_t *c, const act_t *a, const u8 *b, u32 n, u32 k, u64 a_rs, u64 a_cs,    \
+        u64 c_rs, u64 c_cs, u64 b_ld, float alpha, float beta, u32 inner,       \
+        u64 a_bo, u64 a_bi, u64 b_bo, u64 b_bi, u64 c_bo, u64 c_bi, u64 b_len
+
+// The operands of batch blockIdx.z, moved to their first element.
+#define GEMV_BATCH                                                              \
+    const u32 outer_ = blockIdx.z / inner, inner_ = blockIdx.z % inner;         \
+    a += outer_ * a_bo + inner_ * a_bi;                                         \
+    b += outer_ * b_bo + inner_ * b_bi;                                         \
+    c += outer_ * c_bo + inner_ * c_bi;
+
+// Weights are read once: no L1 allocation, so A stays cached there.
+__device__ __forceinline__ uint4 load_stream(const void *p) {
+    uint4 v;
+    asm("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
+        : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+        : "l"(p));
+    return v;
+}
+
+// Values of one 32-bit word of packed storage, as f32.
+__device__ __forceinline__ void unpack_word(u32 w, float *out, float) {
+    out[0] = __uint_as_float(w);
+}
+__device__ __forceinline__ void unpack_word(u32 w, float *out, f16) {
+    out[0] = half_bits_to_f32((u16)(w & 0xffffu));
+    out[1] = half_bits_to_f32((u16)(w >> 16));
+}
+__device__ __forceinline__ void unpack_word(u32 w, float *out, bf16) {
+    out[0] = __uint_as_float(w << 16);
+    out[1] = __uint_as_float(w & 0xffff0000u);
+}
+
+template <typename T> struct Per {
+    static constexpr int WORD = 4 / sizeof(T);   // values per 32-bit word
+    static constexpr int VEC = 16 / sizeof(T);   // values per uint4
+};
+
+template <typename T>
+__device__ __forceinline__ void unpack_vec(uint4 v, float *out) {
+    constexpr int W = Per<T>::WORD;
+    unpack_word(v.x, out, T());
+    unpack_word(v.y, out + W, T());
+    unpack_word(v.z, out + 2 * W, T());
+    unpack_word(v.w, out + 3 * W, T());
+}
+
+// N values of A starting at p as f32. With A_VEC, p is aligned to the
+// smaller of 16 bytes and the N values' size.
+template <int N>
+__device__ __forceinline__ void load_act(const act_t *p, u64 stride, float *out) {
+#if A_VEC
+    constexpr int V = Per<act_t>::VEC;
+    if constexpr (N >= V) {
+#pragma unroll
+        for (int i = 0; i < N / V; ++i)
+            unpack_vec<act_t>(*(const uint4 *)(p + i * V), out + i * V);
+    } else {
+        // f16/bf16 A beside f32 weights: 4 values are 8 bytes.
+        uint2 v = *(const uint2 *)p;
+        constexpr int W = Per<act_t>::WORD;
+        unpack_word(v.x, out, act_t());
+        unpack_word(v.y, out + W, act_t());
+    }
+#else
+#pragma unroll
+    for (int i = 0; i < N; ++i) out[i] = to_f32(p[i * stride]);
+#endif
+}
+
+// acc[i] += A[i, k0 .. k0 + N) · w for every row i of A.
+template <int N>
+__device__ __forceinline__ void dot_rows(float *acc, const act_t *a, u64 a_rs,
+                                         u64 a_cs, u32 k0, const float *w) {
+#pragma unroll
+    for (int i = 0; i < GEMV_M; ++i) {
+        float x[N];
+        load_act<N>(a + i * a_rs + (u64)k0 * a_cs, a_cs, x);
+#pragma unroll
+        for (int j = 0; j < N; ++j) acc[i] = fmaf(x[j], w[j], acc[i]);
+    }
+}
+
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+// C[i, col] = alpha · acc + beta · C[i, col]; beta = 0 never reads C.
+__device__ __forceinline__ void store_out(out_t *c, u64 c_rs, u64 c_cs, u32 i,
+                                          u32 col, float acc, float alpha,
+                                          float beta) {
+    out_t *p = c + i * c_rs + (u64)col * c_cs;
+    float v = alpha * acc;
+    if (beta != 0.0f) v = fmaf(beta, to_f32(*p), v);
+    store_f32(p, v);
+}
+
+// Reduces each row's partial sums over the warp; lane i stores row i.
+__device__ __forceinline__ void finish_row(float *acc, u32 lane, out_t *c, u64 c_rs,
+                                           u64 c_cs, u32 col, float alpha,
+                                           float beta) {
+#pragma unroll
+    for (int i = 0; i < GEMV_M; ++i) {
+        float total = warp_sum(acc[i]);
+        if (lane == (u32)i) store_out(c, c_rs, c_cs, i, col, total, alpha, beta);
+    }
+}
+
+#if AUX == DT_F32 || AUX == DT_F16 || AUX == DT_BF16
+
+// Float B stored [n, k]: one warp per row, lanes across k.
+extern "C" __global__ void __launch_bounds__(DOT_WARPS * 32) gemv_nk_float(GEMV_ARGS) {
+    GEMV_BATCH
+    (void)b_len;
+    const u32 lane = threadIdx.x & 31;
+    const u32 row = blockIdx.x * DOT_WARPS + (threadIdx.x >> 5);
+    if (row >= n) return;
+    const aux_t *w = (const aux_t *)(b + (u64)row * b_ld);
+    float acc[GEMV_M];
+#pragma unroll
+    for (int i = 0; i < GEMV_M; ++i) acc[i] = 0.0f;
+    u32 tail = 0;
+#if B_VEC
+    constexpr int V = Per<aux_t>::VEC;
+    const u32 vecs = k / V;
+    u32 v = lane;
+    for (; v + 32 * (UNROLL - 1) < vecs; v += 32 * UNROLL) {
+        uint4 raw[UNROLL];
+#pragma unroll
+        for (int u = 0; u < UNROLL; ++u) raw[u] = load_stream(w + (v + 32 * u) * V);
+#pragma unroll
+        for (int u = 0; u < UNROLL; ++u) {
+            float wf[V];
+            unpack_vec<aux_t>(raw[u], wf);
+            dot_rows<V>(acc, a, a_rs, a_cs, (v + 32 * u) * V, wf);
+        }
+    }
+    for (; v < vecs; v += 32) {
+        float wf[V];
+        unpack_vec<aux_t>(load_stream(w + v * V), wf);
+        dot_rows<V>(acc, a, a_rs, a_cs, v * V, wf);
+    }
+    tail = vecs * V;
+#endif
+    for (u32 kk = tail + lane; kk < k; kk += 32) {
+        float wf = to_f32(w[kk]);
+#pragma unroll
+        for (int i = 0; i < GEMV_M; ++i)
+            acc[i] = fmaf(to_f32(a[i * a_rs + (u64)kk * a_cs]), wf, acc[i]);
+    }
+    finish_row(acc, lane, c, c_rs, c_cs, row, alpha, beta);
+}
+
+// Float B stored [k, n]: a block takes 32 columns (one per lane), its warps
+// split k, and the partial sums meet in shared memory.
+extern "C" __global__ void __launch_bounds__(KN_WARPS * 32) gemv_kn_float(GEMV_ARGS) {
+    GEMV_BATCH
+    (void)b_len;
+    __shared__ float partial[KN_WARPS][GEMV_M][32];
+    const u32 lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const u32 col = blockIdx.x * 32 + lane;
+    float acc[GEMV_M];
+#pragma unroll
+    for (int i = 0; i < GEMV_M; ++i) acc[i] = 0.0f;
+    if (col < n) {
+        for (u32 kk = warp; kk < k; kk += KN_WARPS) {
+            float wf = to_f32(((const aux_t *)(b + (u64)kk * b_ld))[col]);
+#pragma unroll
+            for (int i = 0; i < GEMV_M; ++i)
+                acc[i] = fmaf(to_f32(a[i * a_rs + (u64)kk * a_cs]), wf, acc[i]);
+        }
+    }
+#pragma unroll
+    for (int i = 0; i < GEMV_M; ++i) partial[warp][i][lane] = acc[i];
+    __syncthreads();
+    if (col >= n) return;
+    for (u32 i = warp; i < GEMV_M; i += KN_WARPS) {
+        float total = 0.0f;
+#pragma unroll
+        for (int w = 0; w < KN_WARPS; ++w) total += partial[w][i][lane];
+        store_out(c, c_rs, c_cs, i, col, total, alpha, beta);
+    }
+}
+
+#else
+
+// GGUF blocks stored [n, k]. A "unit" is 32 consecutive values of a row: one
+// block of the 32-value types, an eighth of a K-quant super-block. A unit
+// decodes to small integers q (bias already taken off) and, per half of 16
+// values, value = scale · q + low; HAS_LOW says whether low can be nonzero.
+#if AUX == DT_Q8_0
+#define BLOCK_BYTES 34
+#define UNITS_PER_BLOCK 1
+#define HAS_LOW 0
+#elif AUX == DT_Q5_0
+#define BLOCK_BYTES 22
+#define UNITS_PER_BLOCK 1
+#define HAS_LOW 0
+#elif AUX == DT_Q4_0
+#define BLOCK_BYTES 18
+#define UNITS_PER_BLOCK 1
+#define HAS_LOW 0
+#elif AUX == DT_Q4_1
+#define BLOCK_BYTES 20
+#define UNITS_PER_BLOCK 1
+#define HAS_LOW 1
+#elif AUX == DT_Q5_1
+#define BLOCK_BYTES 24
+#define UNITS_PER_BLOCK 1
+#define HAS_LOW 1
+#elif AUX == DT_Q4_K
+#define BLOCK_BYTES 144
+#define UNITS_PER_BLOCK 8
+#define HAS_LOW 1
+#elif AUX == DT_Q6_K
+#define BLOCK_BYTES 210
+#define UNITS_PER_BLOCK 8
+#define HAS_LOW 0
+#endif
+
+// Units of a row staged per warp and pass: two per lane.
+#define STAGE_UNITS 64
+#define STAGE_BLOCKS (STAGE_UNITS / UNITS_PER_BLOCK)
+// The staged bytes start at the 16-byte boundary below the first block.
+#define STAGE_BYTES (((STAGE_BLOCKS * BLOCK_BYTES + 15) / 16 + 1) * 16)
+#define STAGE_VECS ((STAGE_BYTES / 16 + 31) / 32)
+
+// The integer b - bias as f32, exactly, without an int-to-float conversion
+// (0x4B000000 is 2^23; b < 2^23 lands in the mantissa).
+__device__ __forceinline__ float small_int(u32 b, float bias) {
+    return __uint_as_float(0x4B000000u | b) - (8388608.0f + bias);
+}
+
+__device__ __forceinline__ float f16_at(const u8 *p) { return half_bits_to_f32(read_u16(p)); }
+
+__device__ __forceinline__ u32 u32_at(const u8 *p) {
+    return p[0] | (p[1] << 8) | (p[2] << 16) | ((u32)p[3] << 24);
+}
+
+// Unit `sub` of the block at `blk` (shared memory).
+__device__ __forceinline__ void decode_unit(const u8 *blk, int sub, float *q,
+                                            float *scale, float *low) {
+#if AUX == DT_Q8_0
+    (void)sub;
+    scale[0] = scale[1] = f16_at(blk);
+    low[0] = low[1] = 0.0f;
+#pragma unroll
+    for (int j = 0; j < 32; ++j) q[j] = small_int(blk[2 + j] ^ 0x80u, 128.0f);
+#elif AUX == DT_Q5_0 || AUX == DT_Q5_1
+    (void)sub;
+    const int head = AUX == DT_Q5_0 ? 2 : 4;
+    const u32 qh = u32_at(blk + head);
+    const u8 *qs = blk + head + 4;
+    const float bias = AUX == DT_Q5_0 ? 16.0f : 0.0f;
+    scale[0] = scale[1] = f16_at(blk);
+    low[0] = low[1] = AUX == DT_Q5_0 ? 0.0f : f16_at(blk + 2);
+#pragma unroll
+    for (int j = 0; j < 16; ++j) {
+        u32 byte = qs[j];
+        q[j] = small_int((byte & 0xfu) | (((qh >> j) & 1u) << 4), bias);
+        q[j + 16] = small_int((byte >> 4) | (((qh >> (j + 16)) & 1u) << 4), bias);
+    }
+#elif AUX == DT_Q4_0 || AUX == DT_Q4_1
+    (void)sub;
+    const int head = AUX == DT_Q4_0 ? 2 : 4;
+    const u8 *qs = blk + head;
+    const float bias = AUX == DT_Q4_0 ? 8.0f : 0.0f;
+    scale[0] = scale[1] = f16_at(blk);
+    low[0] = low[1] = AUX == DT_Q4_0 ? 0.0f : f16_at(blk + 2);
+#pragma unroll
+    for (int j = 0; j < 16; ++j) {
+        u32 byte = qs[j];
+        q[j] = small_int(byte & 0xfu, bias);
+        q[j + 16] = small_int(byte >> 4, bias);
+    }
+#elif AUX == DT_Q4_K
+    // Sub-block `sub` of 8: the low (even) or high (odd) nibbles of 32 bytes.
+    const float d = f16_at(blk), dmin = f16_at(blk + 2);
+    const u8 *scales = blk + 4;
+    int sc, m;
+    if (sub < 4) {
+        sc = scales[sub] & 63;
+        m = scales[sub + 4] & 63;
+    } else {
+        sc = (scales[sub + 4] & 0xf) | ((scales[sub - 4] >> 6) << 4);
+        m = (scales[sub + 4] >> 4) | ((scales[sub] >> 6) << 4);
+    }
+    scale[0] = scale[1] = d * (float)sc;
+    low[0] = low[1] = -dmin * (float)m;
+    const u8 *qs = blk + 16 + (sub >> 1) * 32;
+    const int shift = (sub & 1) * 4;
+#pragma unroll
+    for (int j = 0; j < 32; ++j) q[j] = small_int((qs[j] >> shift) & 0xfu, 0.0f);
+#elif AUX == DT_Q6_K
+    // Unit `sub` = (half, quarter) of 128-value halves: 32 low nibbles (or
+    // high ones), 2 bits each from qh, a scale per 16 values.
+    const int half = sub >> 2, quarter = sub & 3;
+    const u8 *ql = blk + half * 64 + 32 * (quarter & 1);
+    const u8 *qh = blk + 128 + half * 32;
+    const i8 *scales = (const i8 *)(blk + 192) + half * 8 + 2 * quarter;
+    const float d = f16_at(blk + 208);
+    scale[0] = d * (float)scales[0];
+    scale[1] = d * (float)scales[1];
+    low[0] = low[1] = 0.0f;
+    const int lshift = quarter >= 2 ? 4 : 0, hshift = 2 * quarter;
+#pragma unroll
+    for (int j = 0; j < 32; ++j)
+        q[j] = small_int(((ql[j] >> lshift) & 0xfu) | (((qh[j] >> hshift) & 3u) << 4), 32.0f);
+#endif
+}
+
+// Quantized B: one warp per row. The warp copies up to STAGE_UNITS units of
+// its row into shared memory with aligned uint4 loads (the row's blocks have
+// no 16-byte alignment), then each lane decodes whole units from there.
+extern "C" __global__ void __launch_bounds__(DOT_WARPS * 32) gemv_nk_blocks(GEMV_ARGS) {
+    const u8 *b_end = b + b_len;
+    GEMV_BATCH
+    __shared__ __align__(16) u8 stage[DOT_WARPS][STAGE_BYTES];
+    const u32 lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const u32 row = blockIdx.x * DOT_WARPS + warp;
+    if (row >= n) return;
+    const u8 *w = b + (u64)row * b_ld;
+    u8 *mine = stage[warp];
+    float acc[GEMV_M];
+#pragma unroll
+    for (int i = 0; i < GEMV_M; ++i) acc[i] = 0.0f;
+    const u32 units = k / 32;
+    for (u32 first = 0; first < units; first += STAGE_UNITS) {
+        const u32 count = units - first < STAGE_UNITS ? units - first : STAGE_UNITS;
+        const u8 *lo = w + (first / UNITS_PER_BLOCK) * BLOCK_BYTES;
+        const u8 *hi = lo + (count / UNITS_PER_BLOCK) * BLOCK_BYTES;
+        const u8 *base = (const u8 *)((u64)lo & ~(u64)15);
+        const u32 vecs = (u32)((hi - base + 15) / 16);
+        uint4 raw[STAGE_VECS];
+#pragma unroll
+        for (int t = 0; t < STAGE_VECS; ++t) {
+            const u32 v = lane + 32 * t;
+            const u8 *p = base + 16 * v;
+            if (v < vecs && p + 16 <= b_end) raw[t] = load_stream(p);
+        }
+#pragma unroll
+        for (int t = 0; t < STAGE_VECS; ++t) {
+            const u32 v = lane + 32 * t;
+            const u8 *p = base + 16 * v;
+            if (v >= vecs) continue;
+            if (p + 16 <= b_end) {
+                *(uint4 *)(mine + 16 * v) = raw[t];
+            } else {
+                // The buffer's last, partial 16 bytes.
+                for (const u8 *q = p; q < b_end; ++q) mine[q - base] = *q;
+            }
+        }
+        __syncwarp();
+        const u8 *blocks = mine + (lo - base);
+        for (u32 u = lane; u < count; u += 32) {
+            float q[32], scale[2], low[2];
+            decode_unit(blocks + (u / UNITS_PER_BLOCK) * BLOCK_BYTES,
+                        (int)(u % UNITS_PER_BLOCK), q, scale, low);
+            const u32 k0 = (first + u) * 32;
+#pragma unroll
+            for (int i = 0; i < GEMV_M; ++i) {
+                float x[32];
+                load_act<32>(a + i * a_rs + (u64)k0 * a_cs, a_cs, x);
+#pragma unroll
+                for (int h = 0; h < 2; ++h) {
+                    float dot = 0.0f, sum = 0.0f;
+#pragma unroll
+                    for (int j = 16 * h; j < 16 * h + 16; ++j) {
+                        dot = fmaf(x[j], q[j], dot);
+                        if (HAS_LOW) sum += x[j];
+                    }
+                    acc[i] = fmaf(scale[h], dot, acc[i]);
+                    if (HAS_LOW) acc[i] = fmaf(low[h], sum, acc[i]);
+                }
+            }
+        }
+        __syncwarp();
+    }
+    finish_row(acc, lane, c, c_rs, c_cs, row, alpha, beta);
+}
+
+#endif
