@@ -18,6 +18,7 @@
 use metallic::device::cuda::{CudaBuffer, CudaDevice};
 use metallic::ops::cuda::dequantize;
 use metallic::ops::matmul::mlx::cuda as mlx_cuda;
+use metallic::ops::matmul::mlx::cuda::gemv::{self, GemvVariant};
 use metallic::ops::matmul::vendor::cublas::CublasGemm;
 use metallic::ops::matmul::{Backend, GemmProblem, MatrixOperand};
 use metallic::testing::{random_blocks, rng};
@@ -130,12 +131,14 @@ fn time_graph(device: &CudaDevice, graph: &metallic::device::cuda::CapturedGraph
 }
 
 /// Seconds per call of `row` on `backend`, or `None` when it does not take
-/// the row.
+/// the row; `wide` runs the mlx GEMV's wide variant instead of the planned one.
+#[allow(clippy::too_many_arguments)]
 fn time_row(
     device: &CudaDevice,
     cublas: &CublasGemm,
     row: &Row,
     backend: Backend,
+    wide: bool,
     weights: &CudaBuffer,
     copies: usize,
 ) -> Result<Option<f64>> {
@@ -147,6 +150,13 @@ fn time_row(
     let a = CudaBuffer::from_bytes(device, &random_bytes(a_type, row.m * row.k, 7))?;
     let mut c = CudaBuffer::zeroed(device, a_type.bytes_for(row.m * row.n).unwrap_or(0))?;
     let call = |p: &GemmProblem, c: &mut CudaBuffer| match backend {
+        Backend::Mlx if wide => {
+            let variant = GemvVariant {
+                wide,
+                ..gemv::plan(p)?
+            };
+            gemv::run_variant(device, p, &variant, &a, weights, c)
+        }
         Backend::Mlx => mlx_cuda::run(device, p, &a, weights, c),
         Backend::Vendor => cublas.run(p, &a, weights, c),
     };
@@ -189,19 +199,76 @@ fn copy_bandwidth(device: &CudaDevice) -> Result<f64> {
     Ok((2 * LEN * COPIES) as f64 / time_graph(device, &graph)?)
 }
 
+/// The f16 copy cuBLAS multiplies for a quantized row, if one is needed.
+fn vendor_weights(
+    device: &CudaDevice,
+    row: &Row,
+    weights: &CudaBuffer,
+    values: usize,
+) -> Result<Option<CudaBuffer>> {
+    if !row.weights.is_quantized() {
+        return Ok(None);
+    }
+    let mut f16 = CudaBuffer::alloc(device, DType::F16.bytes_for(values).unwrap_or(0))?;
+    dequantize(&mut f16, DType::F16, weights, row.weights, values)?;
+    Ok(Some(f16))
+}
+
+/// One table line: times (seconds per call, `None` where the backend does
+/// not take the row) as µs, the planned mlx variant's ratio to cuBLAS, GB/s
+/// and fraction of `copy`.
+fn line(row: &Row, mlx: Option<f64>, wide: Option<f64>, vendor: Option<f64>, copy: f64) -> String {
+    let values = row.n * row.k;
+    let bytes = |backend: Backend| {
+        let a = activations(backend, row.weights);
+        let b = weights_type(backend, row);
+        (b.bytes_for(values).unwrap_or(0) + a.bytes_for(row.m * (row.k + row.n)).unwrap_or(0))
+            as f64
+    };
+    let us = |t: Option<f64>| t.map_or("—".into(), |t| format!("{:.2}", t * 1e6));
+    let rate = |t: Option<f64>, backend| {
+        t.map_or(("—".into(), "—".into()), |t| {
+            let r = bytes(backend) / t;
+            (
+                format!("{:.0}", r / 1e9),
+                format!("{:.0}%", 100.0 * r / copy),
+            )
+        })
+    };
+    let ratio = match (mlx, vendor) {
+        (Some(m), Some(v)) => format!("{:.2}", m / v),
+        _ => "—".into(),
+    };
+    let (mlx_rate, mlx_frac) = rate(mlx, Backend::Mlx);
+    let (blas_rate, blas_frac) = rate(vendor, Backend::Vendor);
+    let a_type = activations(Backend::Mlx, row.weights);
+    let variant =
+        gemv::plan(&problems(row, a_type, row.weights, 1)[0]).map_or("—".into(), |v| v.name());
+    let blas_note = if row.weights.is_quantized() {
+        " (f16 copy)"
+    } else {
+        ""
+    };
+    format!(
+        "| {} | {}×{}×{} | {} | {} | {} | {}{blas_note} | {ratio} | {mlx_rate} | {mlx_frac} | {blas_rate} | {blas_frac} | {variant} |",
+        row.label,
+        row.m,
+        row.n,
+        row.k,
+        row.weights,
+        us(mlx),
+        us(wide),
+        us(vendor),
+    )
+}
+
 fn main() -> Result<()> {
     let device = CudaDevice::new(0)?;
     let cublas = CublasGemm::new(&device)?;
-    let props = device.props();
-    let copy = copy_bandwidth(&device)?;
-    println!(
-        "{} ({} SMs), copy bandwidth {:.0} GB/s (read + write)\n",
-        props.name,
-        props.sm_count,
-        copy / 1e9
-    );
-    println!("| product | m×n×k | weights | mlx µs | cuBLAS µs | mlx/cuBLAS time | mlx GB/s | mlx % of copy | cuBLAS GB/s | cuBLAS % of copy | mlx kernel |");
-    println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|");
+    // The copy is measured first and again after the rows (clocks ramp
+    // under load); the fractions use the larger.
+    let copy_first = copy_bandwidth(&device)?;
+    let mut times = Vec::new();
     for (index, row) in rows().iter().enumerate() {
         let values = row.n * row.k;
         let stored = row.weights.bytes_for(values).expect("whole blocks");
@@ -210,63 +277,35 @@ fn main() -> Result<()> {
             &device,
             &random_bytes(row.weights, values * copies, index as u64),
         )?;
-        let mlx = time_row(&device, &cublas, row, Backend::Mlx, &weights, copies)?;
-        let vendor_weights = if row.weights.is_quantized() {
-            let f16_len = DType::F16.bytes_for(values * copies).unwrap_or(0);
-            let mut f16 = CudaBuffer::alloc(&device, f16_len)?;
-            dequantize(&mut f16, DType::F16, &weights, row.weights, values * copies)?;
-            Some(f16)
-        } else {
-            None
-        };
+        let mlx = time_row(&device, &cublas, row, Backend::Mlx, false, &weights, copies)?;
+        let wide = time_row(&device, &cublas, row, Backend::Mlx, true, &weights, copies)?;
+        let f16 = vendor_weights(&device, row, &weights, values * copies)?;
+        let vendor_b = f16.as_ref().unwrap_or(&weights);
         let vendor = time_row(
             &device,
             &cublas,
             row,
             Backend::Vendor,
-            vendor_weights.as_ref().unwrap_or(&weights),
+            false,
+            vendor_b,
             copies,
         )?;
-        let bytes = |backend: Backend| {
-            let a = activations(backend, row.weights);
-            let b = weights_type(backend, row);
-            (b.bytes_for(values).unwrap_or(0) + a.bytes_for(row.m * (row.k + row.n)).unwrap_or(0))
-                as f64
-        };
-        let us = |t: Option<f64>| t.map_or("—".into(), |t| format!("{:.2}", t * 1e6));
-        let rate = |t: Option<f64>, backend| {
-            t.map_or(("—".into(), "—".into()), |t| {
-                let r = bytes(backend) / t;
-                (
-                    format!("{:.0}", r / 1e9),
-                    format!("{:.0}%", 100.0 * r / copy),
-                )
-            })
-        };
-        let ratio = match (mlx, vendor) {
-            (Some(m), Some(v)) => format!("{:.2}", m / v),
-            _ => "—".into(),
-        };
-        let (mlx_rate, mlx_frac) = rate(mlx, Backend::Mlx);
-        let (blas_rate, blas_frac) = rate(vendor, Backend::Vendor);
-        let a_type = activations(Backend::Mlx, row.weights);
-        let variant = mlx_cuda::gemv::plan(&problems(row, a_type, row.weights, 1)[0])
-            .map_or("—".into(), |v| v.name());
-        let blas_note = if row.weights.is_quantized() {
-            " (f16 copy)"
-        } else {
-            ""
-        };
-        println!(
-            "| {} | {}×{}×{} | {} | {} | {}{blas_note} | {ratio} | {mlx_rate} | {mlx_frac} | {blas_rate} | {blas_frac} | {variant} |",
-            row.label,
-            row.m,
-            row.n,
-            row.k,
-            row.weights,
-            us(mlx),
-            us(vendor),
-        );
+        times.push((mlx, wide, vendor));
+    }
+    let copy_last = copy_bandwidth(&device)?;
+    let copy = copy_first.max(copy_last);
+    let props = device.props();
+    println!(
+        "{} ({} SMs); copy bandwidth (read + write) {:.0} GB/s before the rows, {:.0} GB/s after\n",
+        props.name,
+        props.sm_count,
+        copy_first / 1e9,
+        copy_last / 1e9
+    );
+    println!("| product | m×n×k | weights | mlx µs | mlx wide µs | cuBLAS µs | mlx/cuBLAS time | mlx GB/s | mlx % of copy | cuBLAS GB/s | cuBLAS % of copy | mlx kernel |");
+    println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    for (row, (mlx, wide, vendor)) in rows().iter().zip(times) {
+        println!("{}", line(row, mlx, wide, vendor, copy));
     }
     Ok(())
 }

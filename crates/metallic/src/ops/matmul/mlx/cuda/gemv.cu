@@ -4,7 +4,9 @@
 // the flags: bits 0-3 M (rows of A), bit 4 C is f32 (else ACT), bit 5 A's
 // rows are k-contiguous and 16-byte aligned (vector loads), bit 6 B's rows
 // are 16-byte aligned (float B stored [n, k]: uint4 loads straight to
-// registers). Arithmetic is f32.
+// registers), bit 7 "wide": twice the weight bytes in flight per warp (8
+// uint4 loads per lane and step in the float kernel, 128 units per staging
+// pass in the block kernel). Arithmetic is f32.
 //
 // Every entry takes the same arguments: C, A, B (bytes); n, k; A's strides
 // (row i, column k) and C's (row i, column j) in elements; B's stride between
@@ -21,6 +23,7 @@
 #define C_IS_F32 ((PARAM >> 4) & 1)
 #define A_VEC ((PARAM >> 5) & 1)
 #define B_VEC ((PARAM >> 6) & 1)
+#define WIDE ((PARAM >> 7) & 1)
 
 #if C_IS_F32
 typedef float out_t;
@@ -33,7 +36,7 @@ typedef act_t out_t;
 // Warps per block of the [k, n] kernel, each taking a share of k.
 #define KN_WARPS 8
 // uint4 loads each lane keeps in flight in the float kernel.
-#define UNROLL 4
+#define UNROLL (WIDE ? 8 : 4)
 
 #define GEMV_ARGS                                                               \
     out_t *c, const act_t *a, const u8 *b, u32 n, u32 k, u64 a_rs, u64 a_cs,    \
@@ -163,22 +166,20 @@ extern "C" __global__ void __launch_bounds__(DOT_WARPS * 32) gemv_nk_float(GEMV_
 #if B_VEC
     constexpr int V = Per<aux_t>::VEC;
     const u32 vecs = k / V;
-    u32 v = lane;
-    for (; v + 32 * (UNROLL - 1) < vecs; v += 32 * UNROLL) {
+    // All of a step's loads are issued before the first use: a row of the
+    // small matrices is one step, one memory latency.
+    for (u32 v = lane; v < vecs; v += 32 * UNROLL) {
         uint4 raw[UNROLL];
 #pragma unroll
-        for (int u = 0; u < UNROLL; ++u) raw[u] = load_stream(w + (v + 32 * u) * V);
+        for (int u = 0; u < UNROLL; ++u)
+            if (v + 32 * u < vecs) raw[u] = load_stream(w + (v + 32 * u) * V);
 #pragma unroll
         for (int u = 0; u < UNROLL; ++u) {
+            if (v + 32 * u >= vecs) break;
             float wf[V];
             unpack_vec<aux_t>(raw[u], wf);
             dot_rows<V>(acc, a, a_rs, a_cs, (v + 32 * u) * V, wf);
         }
-    }
-    for (; v < vecs; v += 32) {
-        float wf[V];
-        unpack_vec<aux_t>(load_stream(w + v * V), wf);
-        dot_rows<V>(acc, a, a_rs, a_cs, v * V, wf);
     }
     tail = vecs * V;
 #endif
@@ -225,9 +226,11 @@ extern "C" __global__ void __launch_bounds__(KN_WARPS * 32) gemv_kn_float(GEMV_A
 #else
 
 // GGUF blocks stored [n, k]. A "unit" is 32 consecutive values of a row: one
-// block of the 32-value types, an eighth of a K-quant super-block. A unit
-// decodes to small integers q (bias already taken off) and, per half of 16
-// values, value = scale · q + low; HAS_LOW says whether low can be nonzero.
+// block of the 32-value types, an eighth of a K-quant super-block. Each lane
+// decodes 4 consecutive values of a unit (8 lanes a unit, 4 units a warp
+// step), so a warp's loads of A are 512 contiguous bytes: small integers q
+// (bias already taken off) with value = scale · q + low; HAS_LOW says whether
+// low can be nonzero.
 #if AUX == DT_Q8_0
 #define BLOCK_BYTES 34
 #define UNITS_PER_BLOCK 1
@@ -258,8 +261,8 @@ extern "C" __global__ void __launch_bounds__(KN_WARPS * 32) gemv_kn_float(GEMV_A
 #define HAS_LOW 0
 #endif
 
-// Units of a row staged per warp and pass: two per lane.
-#define STAGE_UNITS 64
+// Units of a row staged per warp and pass.
+#define STAGE_UNITS (WIDE ? 128 : 64)
 #define STAGE_BLOCKS (STAGE_UNITS / UNITS_PER_BLOCK)
 // The staged bytes start at the 16-byte boundary below the first block.
 #define STAGE_BYTES (((STAGE_BLOCKS * BLOCK_BYTES + 15) / 16 + 1) * 16)
@@ -273,49 +276,42 @@ __device__ __forceinline__ float small_int(u32 b, float bias) {
 
 __device__ __forceinline__ float f16_at(const u8 *p) { return half_bits_to_f32(read_u16(p)); }
 
+// Four bytes from 2-byte aligned shared memory, little-endian.
 __device__ __forceinline__ u32 u32_at(const u8 *p) {
-    return p[0] | (p[1] << 8) | (p[2] << 16) | ((u32)p[3] << 24);
+    const u16 *h = (const u16 *)p;
+    return (u32)h[0] | ((u32)h[1] << 16);
 }
 
-// Unit `sub` of the block at `blk` (shared memory).
-__device__ __forceinline__ void decode_unit(const u8 *blk, int sub, float *q,
-                                            float *scale, float *low) {
+// Values 4·part .. 4·part + 3 of unit `sub` of the block at `blk` (shared
+// memory, 2-byte aligned).
+__device__ __forceinline__ void decode4(const u8 *blk, int sub, int part, float *q,
+                                        float &scale, float &low) {
+    const int j0 = 4 * part;
 #if AUX == DT_Q8_0
     (void)sub;
-    scale[0] = scale[1] = f16_at(blk);
-    low[0] = low[1] = 0.0f;
+    scale = f16_at(blk);
+    low = 0.0f;
+    const u32 bytes = u32_at(blk + 2 + j0);
 #pragma unroll
-    for (int j = 0; j < 32; ++j) q[j] = small_int(blk[2 + j] ^ 0x80u, 128.0f);
-#elif AUX == DT_Q5_0 || AUX == DT_Q5_1
+    for (int t = 0; t < 4; ++t) q[t] = small_int(((bytes >> (8 * t)) & 0xffu) ^ 0x80u, 128.0f);
+#elif AUX == DT_Q5_0 || AUX == DT_Q5_1 || AUX == DT_Q4_0 || AUX == DT_Q4_1
     (void)sub;
-    const int head = AUX == DT_Q5_0 ? 2 : 4;
-    const u32 qh = u32_at(blk + head);
-    const u8 *qs = blk + head + 4;
-    const float bias = AUX == DT_Q5_0 ? 16.0f : 0.0f;
-    scale[0] = scale[1] = f16_at(blk);
-    low[0] = low[1] = AUX == DT_Q5_0 ? 0.0f : f16_at(blk + 2);
+    constexpr bool five = AUX == DT_Q5_0 || AUX == DT_Q5_1;
+    constexpr bool has_min = AUX == DT_Q4_1 || AUX == DT_Q5_1;
+    constexpr int head = (has_min ? 4 : 2) + (five ? 4 : 0);
+    // Values j and j + 16 share byte j % 16 (low and high nibble).
+    const u32 bytes = u32_at(blk + head + (j0 & 15));
+    const int shift = j0 >= 16 ? 4 : 0;
+    u32 high = 0;
+    if (five) high = (u32_at(blk + (has_min ? 4 : 2)) >> j0) << 4;
+    constexpr float bias = AUX == DT_Q5_0 ? 16.0f : (AUX == DT_Q4_0 ? 8.0f : 0.0f);
+    scale = f16_at(blk);
+    low = has_min ? f16_at(blk + 2) : 0.0f;
 #pragma unroll
-    for (int j = 0; j < 16; ++j) {
-        u32 byte = qs[j];
-        q[j] = small_int((byte & 0xfu) | (((qh >> j) & 1u) << 4), bias);
-        q[j + 16] = small_int((byte >> 4) | (((qh >> (j + 16)) & 1u) << 4), bias);
-    }
-#elif AUX == DT_Q4_0 || AUX == DT_Q4_1
-    (void)sub;
-    const int head = AUX == DT_Q4_0 ? 2 : 4;
-    const u8 *qs = blk + head;
-    const float bias = AUX == DT_Q4_0 ? 8.0f : 0.0f;
-    scale[0] = scale[1] = f16_at(blk);
-    low[0] = low[1] = AUX == DT_Q4_0 ? 0.0f : f16_at(blk + 2);
-#pragma unroll
-    for (int j = 0; j < 16; ++j) {
-        u32 byte = qs[j];
-        q[j] = small_int(byte & 0xfu, bias);
-        q[j + 16] = small_int(byte >> 4, bias);
-    }
+    for (int t = 0; t < 4; ++t)
+        q[t] = small_int(((bytes >> (8 * t + shift)) & 0xfu) | ((high >> t) & 0x10u), bias);
 #elif AUX == DT_Q4_K
     // Sub-block `sub` of 8: the low (even) or high (odd) nibbles of 32 bytes.
-    const float d = f16_at(blk), dmin = f16_at(blk + 2);
     const u8 *scales = blk + 4;
     int sc, m;
     if (sub < 4) {
@@ -325,33 +321,32 @@ __device__ __forceinline__ void decode_unit(const u8 *blk, int sub, float *q,
         sc = (scales[sub + 4] & 0xf) | ((scales[sub - 4] >> 6) << 4);
         m = (scales[sub + 4] >> 4) | ((scales[sub] >> 6) << 4);
     }
-    scale[0] = scale[1] = d * (float)sc;
-    low[0] = low[1] = -dmin * (float)m;
-    const u8 *qs = blk + 16 + (sub >> 1) * 32;
+    scale = f16_at(blk) * (float)sc;
+    low = -f16_at(blk + 2) * (float)m;
+    const u32 bytes = u32_at(blk + 16 + (sub >> 1) * 32 + j0);
     const int shift = (sub & 1) * 4;
 #pragma unroll
-    for (int j = 0; j < 32; ++j) q[j] = small_int((qs[j] >> shift) & 0xfu, 0.0f);
+    for (int t = 0; t < 4; ++t) q[t] = small_int((bytes >> (8 * t + shift)) & 0xfu, 0.0f);
 #elif AUX == DT_Q6_K
     // Unit `sub` = (half, quarter) of 128-value halves: 32 low nibbles (or
     // high ones), 2 bits each from qh, a scale per 16 values.
     const int half = sub >> 2, quarter = sub & 3;
-    const u8 *ql = blk + half * 64 + 32 * (quarter & 1);
-    const u8 *qh = blk + 128 + half * 32;
-    const i8 *scales = (const i8 *)(blk + 192) + half * 8 + 2 * quarter;
-    const float d = f16_at(blk + 208);
-    scale[0] = d * (float)scales[0];
-    scale[1] = d * (float)scales[1];
-    low[0] = low[1] = 0.0f;
+    const u32 lows = u32_at(blk + half * 64 + 32 * (quarter & 1) + j0);
+    const u32 highs = u32_at(blk + 128 + half * 32 + j0);
     const int lshift = quarter >= 2 ? 4 : 0, hshift = 2 * quarter;
+    scale = f16_at(blk + 208) * (float)((const i8 *)blk)[192 + half * 8 + 2 * quarter + (part >> 2)];
+    low = 0.0f;
 #pragma unroll
-    for (int j = 0; j < 32; ++j)
-        q[j] = small_int(((ql[j] >> lshift) & 0xfu) | (((qh[j] >> hshift) & 3u) << 4), 32.0f);
+    for (int t = 0; t < 4; ++t)
+        q[t] = small_int(((lows >> (8 * t + lshift)) & 0xfu) |
+                             (((highs >> (8 * t + hshift)) & 3u) << 4),
+                         32.0f);
 #endif
 }
 
 // Quantized B: one warp per row. The warp copies up to STAGE_UNITS units of
 // its row into shared memory with aligned uint4 loads (the row's blocks have
-// no 16-byte alignment), then each lane decodes whole units from there.
+// no 16-byte alignment), then decodes them from there, 4 units per step.
 extern "C" __global__ void __launch_bounds__(DOT_WARPS * 32) gemv_nk_blocks(GEMV_ARGS) {
     const u8 *b_end = b + b_len;
     GEMV_BATCH
@@ -365,6 +360,7 @@ extern "C" __global__ void __launch_bounds__(DOT_WARPS * 32) gemv_nk_blocks(GEMV
 #pragma unroll
     for (int i = 0; i < GEMV_M; ++i) acc[i] = 0.0f;
     const u32 units = k / 32;
+    const u32 group = lane >> 3, part = lane & 7;
     for (u32 first = 0; first < units; first += STAGE_UNITS) {
         const u32 count = units - first < STAGE_UNITS ? units - first : STAGE_UNITS;
         const u8 *lo = w + (first / UNITS_PER_BLOCK) * BLOCK_BYTES;
@@ -392,26 +388,23 @@ extern "C" __global__ void __launch_bounds__(DOT_WARPS * 32) gemv_nk_blocks(GEMV
         }
         __syncwarp();
         const u8 *blocks = mine + (lo - base);
-        for (u32 u = lane; u < count; u += 32) {
-            float q[32], scale[2], low[2];
-            decode_unit(blocks + (u / UNITS_PER_BLOCK) * BLOCK_BYTES,
-                        (int)(u % UNITS_PER_BLOCK), q, scale, low);
-            const u32 k0 = (first + u) * 32;
+        for (u32 u = group; u < count; u += 4) {
+            float q[4], scale, low;
+            decode4(blocks + (u / UNITS_PER_BLOCK) * BLOCK_BYTES,
+                    (int)(u % UNITS_PER_BLOCK), (int)part, q, scale, low);
+            const u32 k0 = (first + u) * 32 + 4 * part;
 #pragma unroll
             for (int i = 0; i < GEMV_M; ++i) {
-                float x[32];
-                load_act<32>(a + i * a_rs + (u64)k0 * a_cs, a_cs, x);
+                float x[4];
+                load_act<4>(a + i * a_rs + (u64)k0 * a_cs, a_cs, x);
+                float dot = 0.0f, sum = 0.0f;
 #pragma unroll
-                for (int h = 0; h < 2; ++h) {
-                    float dot = 0.0f, sum = 0.0f;
-#pragma unroll
-                    for (int j = 16 * h; j < 16 * h + 16; ++j) {
-                        dot = fmaf(x[j], q[j], dot);
-                        if (HAS_LOW) sum += x[j];
-                    }
-                    acc[i] = fmaf(scale[h], dot, acc[i]);
-                    if (HAS_LOW) acc[i] = fmaf(low[h], sum, acc[i]);
+                for (int t = 0; t < 4; ++t) {
+                    dot = fmaf(x[t], q[t], dot);
+                    if (HAS_LOW) sum += x[t];
                 }
+                acc[i] = fmaf(scale, dot, acc[i]);
+                if (HAS_LOW) acc[i] = fmaf(low, sum, acc[i]);
             }
         }
         __syncwarp();

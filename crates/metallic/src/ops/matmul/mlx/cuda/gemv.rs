@@ -60,6 +60,8 @@ pub struct GemvVariant {
     pub a_vec: bool,
     /// Float B [n, k] with 16-byte aligned rows: uint4 loads to registers.
     pub b_vec: bool,
+    /// Twice the weight bytes in flight per warp ([n, k] kernels).
+    pub wide: bool,
 }
 
 impl GemvVariant {
@@ -76,6 +78,7 @@ impl GemvVariant {
             | (u32::from(self.c == DType::F32) << 4)
             | (u32::from(self.a_vec) << 5)
             | (u32::from(self.b_vec) << 6)
+            | (u32::from(self.wide) << 7)
     }
 
     fn key(&self) -> KernelKey {
@@ -104,6 +107,9 @@ impl GemvVariant {
         }
         if self.b_vec {
             name.push_str("_bvec");
+        }
+        if self.wide {
+            name.push_str("_wide");
         }
         name
     }
@@ -256,6 +262,7 @@ pub fn plan(p: &GemmProblem) -> Result<GemvVariant> {
         layout,
         a_vec,
         b_vec,
+        wide: false,
     })
 }
 
@@ -337,7 +344,33 @@ pub fn run(
     b: &CudaBuffer,
     c: &mut CudaBuffer,
 ) -> Result<()> {
-    let variant = plan(p)?;
+    run_variant(device, p, &plan(p)?, a, b, c)
+}
+
+/// `run` with a chosen variant (benchmarks compare them): `plan`'s, with
+/// `wide` either way and vector loads possibly turned off.
+pub fn run_variant(
+    device: &CudaDevice,
+    p: &GemmProblem,
+    variant: &GemvVariant,
+    a: &CudaBuffer,
+    b: &CudaBuffer,
+    c: &mut CudaBuffer,
+) -> Result<()> {
+    let planned = plan(p)?;
+    let fits = GemvVariant {
+        a_vec: variant.a_vec && planned.a_vec,
+        b_vec: variant.b_vec && planned.b_vec,
+        wide: variant.wide,
+        ..planned
+    };
+    if fits != *variant {
+        return Err(Error::InvalidArgument(format!(
+            "GEMV variant {} cannot run this problem (planned: {})",
+            variant.name(),
+            planned.name()
+        )));
+    }
     device.check_buffers(&[a, b, &*c], "mlx GEMV")?;
     if p.m == 0 || p.n == 0 || p.batch_count() == 0 {
         return Ok(());
