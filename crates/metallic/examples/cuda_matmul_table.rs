@@ -131,14 +131,15 @@ fn time_graph(device: &CudaDevice, graph: &metallic::device::cuda::CapturedGraph
 }
 
 /// Seconds per call of `row` on `backend`, or `None` when it does not take
-/// the row; `wide` runs the mlx GEMV's wide variant instead of the planned one.
+/// the row; `split` runs the mlx GEMV with that many warps per row of B
+/// instead of the planned variant.
 #[allow(clippy::too_many_arguments)]
 fn time_row(
     device: &CudaDevice,
     cublas: &CublasGemm,
     row: &Row,
     backend: Backend,
-    wide: bool,
+    split: Option<usize>,
     weights: &CudaBuffer,
     copies: usize,
 ) -> Result<Option<f64>> {
@@ -150,9 +151,9 @@ fn time_row(
     let a = CudaBuffer::from_bytes(device, &random_bytes(a_type, row.m * row.k, 7))?;
     let mut c = CudaBuffer::zeroed(device, a_type.bytes_for(row.m * row.n).unwrap_or(0))?;
     let call = |p: &GemmProblem, c: &mut CudaBuffer| match backend {
-        Backend::Mlx if wide => {
+        Backend::Mlx if split.is_some() => {
             let variant = GemvVariant {
-                wide,
+                split: split.unwrap_or(1),
                 ..gemv::plan(p)?
             };
             gemv::run_variant(device, p, &variant, &a, weights, c)
@@ -217,7 +218,13 @@ fn vendor_weights(
 /// One table line: times (seconds per call, `None` where the backend does
 /// not take the row) as µs, the planned mlx variant's ratio to cuBLAS, GB/s
 /// and fraction of `copy`.
-fn line(row: &Row, mlx: Option<f64>, wide: Option<f64>, vendor: Option<f64>, copy: f64) -> String {
+fn line(
+    row: &Row,
+    mlx: Option<f64>,
+    splits: &[Option<f64>],
+    vendor: Option<f64>,
+    copy: f64,
+) -> String {
     let values = row.n * row.k;
     let bytes = |backend: Backend| {
         let a = activations(backend, row.weights);
@@ -257,7 +264,7 @@ fn line(row: &Row, mlx: Option<f64>, wide: Option<f64>, vendor: Option<f64>, cop
         row.k,
         row.weights,
         us(mlx),
-        us(wide),
+        splits.iter().map(|&t| us(t)).collect::<Vec<_>>().join(" / "),
         us(vendor),
     )
 }
@@ -277,8 +284,20 @@ fn main() -> Result<()> {
             &device,
             &random_bytes(row.weights, values * copies, index as u64),
         )?;
-        let mlx = time_row(&device, &cublas, row, Backend::Mlx, false, &weights, copies)?;
-        let wide = time_row(&device, &cublas, row, Backend::Mlx, true, &weights, copies)?;
+        let mlx = time_row(&device, &cublas, row, Backend::Mlx, None, &weights, copies)?;
+        let mut splits = Vec::new();
+        for split in [1, 2, 4] {
+            let t = time_row(
+                &device,
+                &cublas,
+                row,
+                Backend::Mlx,
+                Some(split),
+                &weights,
+                copies,
+            )?;
+            splits.push(t);
+        }
         let f16 = vendor_weights(&device, row, &weights, values * copies)?;
         let vendor_b = f16.as_ref().unwrap_or(&weights);
         let vendor = time_row(
@@ -286,11 +305,11 @@ fn main() -> Result<()> {
             &cublas,
             row,
             Backend::Vendor,
-            false,
+            None,
             vendor_b,
             copies,
         )?;
-        times.push((mlx, wide, vendor));
+        times.push((mlx, splits, vendor));
     }
     let copy_last = copy_bandwidth(&device)?;
     let copy = copy_first.max(copy_last);
@@ -302,10 +321,10 @@ fn main() -> Result<()> {
         copy_first / 1e9,
         copy_last / 1e9
     );
-    println!("| product | m×n×k | weights | mlx µs | mlx wide µs | cuBLAS µs | mlx/cuBLAS time | mlx GB/s | mlx % of copy | cuBLAS GB/s | cuBLAS % of copy | mlx kernel |");
+    println!("| product | m×n×k | weights | mlx µs | mlx split 1 / 2 / 4 µs | cuBLAS µs | mlx/cuBLAS time | mlx GB/s | mlx % of copy | cuBLAS GB/s | cuBLAS % of copy | mlx kernel |");
     println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
-    for (row, (mlx, wide, vendor)) in rows().iter().zip(times) {
-        println!("{}", line(row, mlx, wide, vendor, copy));
+    for (row, (mlx, splits, vendor)) in rows().iter().zip(times) {
+        println!("{}", line(row, mlx, &splits, vendor, copy));
     }
     Ok(())
 }

@@ -273,22 +273,22 @@ fn tol(case: &Case, largest_weight: f64) -> Tolerance {
 
 /// Runs `case` through the mlx backend's CUDA entry and checks it.
 fn check(device: &CudaDevice, case: &Case, seed: u64) {
-    check_variant(device, case, seed, false);
+    check_variant(device, case, seed, None);
 }
 
-/// Runs `case` through the planned GEMV variant, or its wide form, and
-/// checks it.
-fn check_variant(device: &CudaDevice, case: &Case, seed: u64, wide: bool) {
+/// Runs `case` through the planned GEMV variant, or with `split` warps per
+/// row of B, and checks it.
+fn check_variant(device: &CudaDevice, case: &Case, seed: u64, split: Option<usize>) {
     let mut r = rng(seed);
     let mut s = setup(device, case, &mut r);
+    let planned = gemv::plan(&s.p).unwrap();
     let variant = GemvVariant {
-        wide,
-        ..gemv::plan(&s.p).unwrap()
+        split: split.unwrap_or(planned.split),
+        ..planned
     };
-    let result = if wide {
-        gemv::run_variant(device, &s.p, &variant, &s.a, &s.b, &mut s.c)
-    } else {
-        mlx::cuda::run(device, &s.p, &s.a, &s.b, &mut s.c)
+    let result = match split {
+        Some(_) => gemv::run_variant(device, &s.p, &variant, &s.a, &s.b, &mut s.c),
+        None => mlx::cuda::run(device, &s.p, &s.a, &s.b, &mut s.c),
     };
     result.unwrap_or_else(|e| panic!("{case:?}: {e}"));
     let got = download(&s.c, case.c);
@@ -358,7 +358,9 @@ fn aligned_k_takes_the_vector_paths() {
                 assert_eq!(variant.b_vec, !b.is_quantized(), "{}", variant.name());
                 assert_eq!(variant.layout, WeightLayout::Nk);
                 check(&device, &case, seed + i as u64);
-                check_variant(&device, &case, seed + i as u64, true);
+                for split in [2, 4] {
+                    check_variant(&device, &case, seed + i as u64, Some(split));
+                }
             }
         }
     }
@@ -437,6 +439,7 @@ fn batches_with_shared_and_separate_weights() {
                     ..case(m, 19, k, DType::F32, b)
                 };
                 check(&device, &c, seed + index);
+                check_variant(&device, &c, seed + index, Some(4));
                 if !b.is_quantized() {
                     check(&device, &Case { b_kn: true, ..c }, seed + index);
                 }
@@ -497,7 +500,9 @@ fn qwen_shapes_match() {
                     };
                     check(&device, &c, seed + index);
                     if m == 1 {
-                        check_variant(&device, &c, seed + index, true);
+                        for split in [1, 2, 4] {
+                            check_variant(&device, &c, seed + index, Some(split));
+                        }
                     }
                 }
             }
@@ -668,6 +673,14 @@ fn what_it_cannot_do_is_an_error() {
     };
     assert!(matches!(
         gemv::run_variant(&device, &padded, &forced, &big, &big, &mut out),
+        Err(Error::InvalidArgument(_))
+    ));
+    let three = GemvVariant {
+        split: 3,
+        ..planned
+    };
+    assert!(matches!(
+        gemv::run_variant(&device, &padded, &three, &big, &big, &mut out),
         Err(Error::InvalidArgument(_))
     ));
     // Larger products are not the GEMV's (the tiled GEMM's, when it exists).

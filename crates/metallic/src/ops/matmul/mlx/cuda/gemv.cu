@@ -4,9 +4,9 @@
 // the flags: bits 0-3 M (rows of A), bit 4 C is f32 (else ACT), bit 5 A's
 // rows are k-contiguous and 16-byte aligned (vector loads), bit 6 B's rows
 // are 16-byte aligned (float B stored [n, k]: uint4 loads straight to
-// registers), bit 7 "wide": twice the weight bytes in flight per warp (8
-// uint4 loads per lane and step in the float kernel, 128 units per staging
-// pass in the block kernel). Arithmetic is f32.
+// registers), bits 7-8 log2 of SPLIT, the warps that share one row of B
+// stored [n, k] (each takes a contiguous share of k; few long rows need it
+// to keep enough loads in flight). Arithmetic is f32.
 //
 // Every entry takes the same arguments: C, A, B (bytes); n, k; A's strides
 // (row i, column k) and C's (row i, column j) in elements; B's stride between
@@ -23,7 +23,7 @@
 #define C_IS_F32 ((PARAM >> 4) & 1)
 #define A_VEC ((PARAM >> 5) & 1)
 #define B_VEC ((PARAM >> 6) & 1)
-#define WIDE ((PARAM >> 7) & 1)
+#define SPLIT (1 << ((PARAM >> 7) & 3))
 
 #if C_IS_F32
 typedef float out_t;
@@ -31,12 +31,12 @@ typedef float out_t;
 typedef act_t out_t;
 #endif
 
-// Warps per block of the dot-product kernels: one B row per warp at a time.
+// Warps per block of the dot-product kernels: DOT_WARPS / SPLIT rows of B.
 #define DOT_WARPS 4
 // Warps per block of the [k, n] kernel, each taking a share of k.
 #define KN_WARPS 8
 // uint4 loads each lane keeps in flight in the float kernel.
-#define UNROLL (WIDE ? 8 : 4)
+#define UNROLL 4
 
 #define GEMV_ARGS                                                               \
     out_t *c, const act_t *a, const u8 *b, u32 n, u32 k, u64 a_rs, u64 a_cs,    \
@@ -149,47 +149,96 @@ __device__ __forceinline__ void finish_row(float *acc, u32 lane, out_t *c, u64 c
     }
 }
 
+// The row of B a warp of the [n, k] kernels works on, and its share
+// [begin, end) of the row's `count` items, cut in multiples of `grain`.
+struct Share {
+    u32 row, slice, begin, end;
+};
+
+__device__ __forceinline__ Share share_of(u32 count, u32 grain) {
+    const u32 warp = threadIdx.x >> 5;
+    Share s;
+    s.row = blockIdx.x * (DOT_WARPS / SPLIT) + warp / SPLIT;
+    s.slice = warp % SPLIT;
+    const u32 per = ((count + SPLIT - 1) / SPLIT + grain - 1) / grain * grain;
+    s.begin = s.slice * per < count ? s.slice * per : count;
+    s.end = s.begin + per < count ? s.begin + per : count;
+    return s;
+}
+
+// Sums each row of A's partial sums over the warp and, with SPLIT > 1, over
+// the warps sharing the B row (through shared memory, so every thread of
+// the block must call it); then lane i of the row's first warp stores C[i].
+__device__ __forceinline__ void finish(float *acc, const Share &s, u32 n, out_t *c,
+                                       u64 c_rs, u64 c_cs, float alpha, float beta) {
+    const u32 lane = threadIdx.x & 31;
+#if SPLIT == 1
+    if (s.row < n) finish_row(acc, lane, c, c_rs, c_cs, s.row, alpha, beta);
+#else
+    __shared__ float partial[DOT_WARPS][GEMV_M];
+    const u32 warp = threadIdx.x >> 5;
+#pragma unroll
+    for (int i = 0; i < GEMV_M; ++i) {
+        float total = warp_sum(acc[i]);
+        if (lane == 0) partial[warp][i] = total;
+    }
+    __syncthreads();
+    if (s.slice == 0 && s.row < n && lane < GEMV_M) {
+        float total = 0.0f;
+        for (int w = 0; w < SPLIT; ++w) total += partial[warp + w][lane];
+        store_out(c, c_rs, c_cs, lane, s.row, total, alpha, beta);
+    }
+#endif
+}
+
 #if AUX == DT_F32 || AUX == DT_F16 || AUX == DT_BF16
 
-// Float B stored [n, k]: one warp per row, lanes across k.
+// Float B stored [n, k]: SPLIT warps per row, lanes across k.
 extern "C" __global__ void __launch_bounds__(DOT_WARPS * 32) gemv_nk_float(GEMV_ARGS) {
     GEMV_BATCH
     (void)b_len;
     const u32 lane = threadIdx.x & 31;
-    const u32 row = blockIdx.x * DOT_WARPS + (threadIdx.x >> 5);
-    if (row >= n) return;
-    const aux_t *w = (const aux_t *)(b + (u64)row * b_ld);
     float acc[GEMV_M];
 #pragma unroll
     for (int i = 0; i < GEMV_M; ++i) acc[i] = 0.0f;
-    u32 tail = 0;
 #if B_VEC
     constexpr int V = Per<aux_t>::VEC;
     const u32 vecs = k / V;
-    // All of a step's loads are issued before the first use: a row of the
-    // small matrices is one step, one memory latency.
-    for (u32 v = lane; v < vecs; v += 32 * UNROLL) {
-        uint4 raw[UNROLL];
+    const Share s = share_of(vecs, 1);
+    // The elements past the last whole uint4 go to the row's first warp.
+    const u32 tail = s.slice == 0 ? vecs * V : k, tail_end = k;
+#else
+    const Share s = share_of(k, 1);
+    const u32 tail = s.begin, tail_end = s.end;
+#endif
+    const aux_t *w = (const aux_t *)(b + (u64)s.row * b_ld);
+    if (s.row < n) {
+#if B_VEC
+        // All of a step's loads are issued before the first use: a row of
+        // the small matrices is one step, one memory latency.
+        for (u32 v = s.begin + lane; v < s.end; v += 32 * UNROLL) {
+            uint4 raw[UNROLL];
 #pragma unroll
-        for (int u = 0; u < UNROLL; ++u)
-            if (v + 32 * u < vecs) raw[u] = load_stream(w + (v + 32 * u) * V);
+            for (int u = 0; u < UNROLL; ++u)
+                if (v + 32 * u < s.end) raw[u] = load_stream(w + (v + 32 * u) * V);
 #pragma unroll
-        for (int u = 0; u < UNROLL; ++u) {
-            if (v + 32 * u >= vecs) break;
-            float wf[V];
-            unpack_vec<aux_t>(raw[u], wf);
-            dot_rows<V>(acc, a, a_rs, a_cs, (v + 32 * u) * V, wf);
+            for (int u = 0; u < UNROLL; ++u) {
+                if (v + 32 * u >= s.end) break;
+                float wf[V];
+                unpack_vec<aux_t>(raw[u], wf);
+                dot_rows<V>(acc, a, a_rs, a_cs, (v + 32 * u) * V, wf);
+            }
+        }
+#endif
+        // Scalar loads: the tail, or the warp's whole share without B_VEC.
+        for (u32 kk = tail + lane; kk < tail_end; kk += 32) {
+            float wf = to_f32(w[kk]);
+#pragma unroll
+            for (int i = 0; i < GEMV_M; ++i)
+                acc[i] = fmaf(to_f32(a[i * a_rs + (u64)kk * a_cs]), wf, acc[i]);
         }
     }
-    tail = vecs * V;
-#endif
-    for (u32 kk = tail + lane; kk < k; kk += 32) {
-        float wf = to_f32(w[kk]);
-#pragma unroll
-        for (int i = 0; i < GEMV_M; ++i)
-            acc[i] = fmaf(to_f32(a[i * a_rs + (u64)kk * a_cs]), wf, acc[i]);
-    }
-    finish_row(acc, lane, c, c_rs, c_cs, row, alpha, beta);
+    finish(acc, s, n, c, c_rs, c_cs, alpha, beta);
 }
 
 // Float B stored [k, n]: a block takes 32 columns (one per lane), its warps
@@ -262,7 +311,7 @@ extern "C" __global__ void __launch_bounds__(KN_WARPS * 32) gemv_kn_float(GEMV_A
 #endif
 
 // Units of a row staged per warp and pass.
-#define STAGE_UNITS (WIDE ? 128 : 64)
+#define STAGE_UNITS 64
 #define STAGE_BLOCKS (STAGE_UNITS / UNITS_PER_BLOCK)
 // The staged bytes start at the 16-byte boundary below the first block.
 #define STAGE_BYTES (((STAGE_BLOCKS * BLOCK_BYTES + 15) / 16 + 1) * 16)
@@ -344,25 +393,25 @@ __device__ __forceinline__ void decode4(const u8 *blk, int sub, int part, float 
 #endif
 }
 
-// Quantized B: one warp per row. The warp copies up to STAGE_UNITS units of
-// its row into shared memory with aligned uint4 loads (the row's blocks have
-// no 16-byte alignment), then decodes them from there, 4 units per step.
+// Quantized B: SPLIT warps per row. A warp copies up to STAGE_UNITS units of
+// its share of the row into shared memory with aligned uint4 loads (the
+// row's blocks have no 16-byte alignment), then decodes them from there, 4
+// units per step.
 extern "C" __global__ void __launch_bounds__(DOT_WARPS * 32) gemv_nk_blocks(GEMV_ARGS) {
     const u8 *b_end = b + b_len;
     GEMV_BATCH
     __shared__ __align__(16) u8 stage[DOT_WARPS][STAGE_BYTES];
     const u32 lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    const u32 row = blockIdx.x * DOT_WARPS + warp;
-    if (row >= n) return;
-    const u8 *w = b + (u64)row * b_ld;
+    const Share s = share_of(k / 32, UNITS_PER_BLOCK);
+    const u8 *w = b + (u64)s.row * b_ld;
     u8 *mine = stage[warp];
     float acc[GEMV_M];
 #pragma unroll
     for (int i = 0; i < GEMV_M; ++i) acc[i] = 0.0f;
-    const u32 units = k / 32;
     const u32 group = lane >> 3, part = lane & 7;
-    for (u32 first = 0; first < units; first += STAGE_UNITS) {
-        const u32 count = units - first < STAGE_UNITS ? units - first : STAGE_UNITS;
+    const u32 end = s.row < n ? s.end : s.begin;
+    for (u32 first = s.begin; first < end; first += STAGE_UNITS) {
+        const u32 count = end - first < STAGE_UNITS ? end - first : STAGE_UNITS;
         const u8 *lo = w + (first / UNITS_PER_BLOCK) * BLOCK_BYTES;
         const u8 *hi = lo + (count / UNITS_PER_BLOCK) * BLOCK_BYTES;
         const u8 *base = (const u8 *)((u64)lo & ~(u64)15);
@@ -409,7 +458,7 @@ extern "C" __global__ void __launch_bounds__(DOT_WARPS * 32) gemv_nk_blocks(GEMV
         }
         __syncwarp();
     }
-    finish_row(acc, lane, c, c_rs, c_cs, row, alpha, beta);
+    finish(acc, s, n, c, c_rs, c_cs, alpha, beta);
 }
 
 #endif

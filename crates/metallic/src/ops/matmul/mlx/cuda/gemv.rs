@@ -35,6 +35,9 @@ const KN_THREADS: u32 = 256;
 const KN_COLUMNS: usize = 32;
 /// Batch dimensions the kernels index (after nesting ones are merged).
 const MAX_BATCH_DIMS: usize = 2;
+/// `split_for`'s thresholds (measured: docs/GPU.md).
+const SPLIT_MIN_K: usize = 2048;
+const SPLIT_WARPS: usize = 2048;
 /// Largest grid z.
 const MAX_BATCHES: usize = 65_535;
 
@@ -60,8 +63,8 @@ pub struct GemvVariant {
     pub a_vec: bool,
     /// Float B [n, k] with 16-byte aligned rows: uint4 loads to registers.
     pub b_vec: bool,
-    /// Twice the weight bytes in flight per warp ([n, k] kernels).
-    pub wide: bool,
+    /// Warps that share one row of B stored [n, k]: 1, 2 or 4.
+    pub split: usize,
 }
 
 impl GemvVariant {
@@ -78,7 +81,7 @@ impl GemvVariant {
             | (u32::from(self.c == DType::F32) << 4)
             | (u32::from(self.a_vec) << 5)
             | (u32::from(self.b_vec) << 6)
-            | (u32::from(self.wide) << 7)
+            | (self.split.trailing_zeros() << 7)
     }
 
     fn key(&self) -> KernelKey {
@@ -108,8 +111,8 @@ impl GemvVariant {
         if self.b_vec {
             name.push_str("_bvec");
         }
-        if self.wide {
-            name.push_str("_wide");
+        if self.split > 1 {
+            name.push_str(&format!("_split{}", self.split));
         }
         name
     }
@@ -262,8 +265,25 @@ pub fn plan(p: &GemmProblem) -> Result<GemvVariant> {
         layout,
         a_vec,
         b_vec,
-        wide: false,
+        split: if layout == WeightLayout::Nk {
+            split_for(p.n * p.batch_count(), p.k)
+        } else {
+            1
+        },
     })
+}
+
+/// Warps per row of B [n, k]: rows of at least `SPLIT_MIN_K` values are
+/// shared by the fewest warps (1, 2, 4) that make `SPLIT_WARPS` in all, so
+/// that few long rows (down: 896 × 4864) still keep enough loads in flight.
+fn split_for(rows: usize, k: usize) -> usize {
+    if k < SPLIT_MIN_K {
+        return 1;
+    }
+    [1, 2, 4]
+        .into_iter()
+        .find(|&split| rows * split >= SPLIT_WARPS)
+        .unwrap_or(4)
 }
 
 /// One past the last byte of `operand` (rows × cols with element strides
@@ -348,7 +368,8 @@ pub fn run(
 }
 
 /// `run` with a chosen variant (benchmarks compare them): `plan`'s, with
-/// `wide` either way and vector loads possibly turned off.
+/// any `split` of 1, 2, 4 for B stored [n, k] and vector loads possibly
+/// turned off.
 pub fn run_variant(
     device: &CudaDevice,
     p: &GemmProblem,
@@ -361,10 +382,14 @@ pub fn run_variant(
     let fits = GemvVariant {
         a_vec: variant.a_vec && planned.a_vec,
         b_vec: variant.b_vec && planned.b_vec,
-        wide: variant.wide,
+        split: variant.split,
         ..planned
     };
-    if fits != *variant {
+    let split_ok = match planned.layout {
+        WeightLayout::Nk => [1, 2, 4].contains(&variant.split),
+        WeightLayout::Kn => variant.split == 1,
+    };
+    if fits != *variant || !split_ok {
         return Err(Error::InvalidArgument(format!(
             "GEMV variant {} cannot run this problem (planned: {})",
             variant.name(),
@@ -421,7 +446,10 @@ pub fn run_variant(
         Arg::U64(u64_of(b.len() - b_offset)),
     ];
     let (blocks, threads) = match variant.layout {
-        WeightLayout::Nk => (p.n.div_ceil(DOT_WARPS), DOT_WARPS as u32 * 32),
+        WeightLayout::Nk => (
+            p.n.div_ceil(DOT_WARPS / variant.split),
+            DOT_WARPS as u32 * 32,
+        ),
         WeightLayout::Kn => (p.n.div_ceil(KN_COLUMNS), KN_THREADS),
     };
     let grid = (u32_of(blocks, "GEMV blocks")?, 1, batches as u32);
