@@ -35,9 +35,15 @@ const KN_THREADS: u32 = 256;
 const KN_COLUMNS: usize = 32;
 /// Batch dimensions the kernels index (after nesting ones are merged).
 const MAX_BATCH_DIMS: usize = 2;
-/// `split_for`'s thresholds (measured: docs/GPU.md).
-const SPLIT_MIN_K: usize = 2048;
-const SPLIT_WARPS: usize = 2048;
+/// `split_for`'s thresholds, from the split columns of
+/// examples/cuda_matmul_table.rs on the H100 (docs/PERF.md): weight bytes a
+/// warp takes in one step (float: 32 lanes × 4 uint4 loads; blocks: less,
+/// their decoding costs more), and the warps in all below which rows are
+/// split anyway and above which they are not.
+const SPLIT_STEP_BYTES: usize = 2048;
+const SPLIT_STEP_BYTES_BLOCKS: usize = 1024;
+const SPLIT_MIN_WARPS: usize = 512;
+const SPLIT_MAX_WARPS: usize = 4096;
 /// Largest grid z.
 const MAX_BATCHES: usize = 65_535;
 
@@ -266,24 +272,37 @@ pub fn plan(p: &GemmProblem) -> Result<GemvVariant> {
         a_vec,
         b_vec,
         split: if layout == WeightLayout::Nk {
-            split_for(p.n * p.batch_count(), p.k)
+            split_for(
+                p.n * p.batch_count(),
+                b.bytes_for(p.k).unwrap_or(0),
+                b.is_quantized(),
+            )
         } else {
             1
         },
     })
 }
 
-/// Warps per row of B [n, k]: rows of at least `SPLIT_MIN_K` values are
-/// shared by the fewest warps (1, 2, 4) that make `SPLIT_WARPS` in all, so
-/// that few long rows (down: 896 × 4864) still keep enough loads in flight.
-fn split_for(rows: usize, k: usize) -> usize {
-    if k < SPLIT_MIN_K {
-        return 1;
+/// Warps per row of B [n, k] (1, 2 or 4): doubled while the next count
+/// stays within `SPLIT_MAX_WARPS` warps in all and either a warp's share of
+/// a row is more than one step or there are fewer than `SPLIT_MIN_WARPS`
+/// warps. Measured: down (896 × 4864) runs 1.3-2× faster on 4 warps a row,
+/// k and v (128 rows) 10-25% faster, q in f32 13%; gate and the output layer
+/// (thousands of rows) slow down when split.
+fn split_for(rows: usize, row_bytes: usize, blocks: bool) -> usize {
+    let step = if blocks {
+        SPLIT_STEP_BYTES_BLOCKS
+    } else {
+        SPLIT_STEP_BYTES
+    };
+    let mut split = 1;
+    while split < 4
+        && rows * split * 2 <= SPLIT_MAX_WARPS
+        && (row_bytes > step * split || rows * split < SPLIT_MIN_WARPS)
+    {
+        split *= 2;
     }
-    [1, 2, 4]
-        .into_iter()
-        .find(|&split| rows * split >= SPLIT_WARPS)
-        .unwrap_or(4)
+    split
 }
 
 /// One past the last byte of `operand` (rows × cols with element strides
@@ -460,4 +479,25 @@ pub fn run_variant(
     // writes. The staged loader reads whole 16-byte words only below the
     // weight buffer's end (passed as its length from the offset pointer).
     unsafe { launch(device, variant.key(), grid, threads, &args) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_are_split_by_the_measured_rule() {
+        let bytes = |dtype: DType, k: usize| dtype.bytes_for(k).unwrap();
+        // k and v; q and o; q in f32; down; gate in f32; the output layer.
+        assert_eq!(split_for(128, bytes(DType::F16, 896), false), 4);
+        assert_eq!(split_for(896, bytes(DType::F16, 896), false), 1);
+        assert_eq!(split_for(896, bytes(DType::F32, 896), false), 2);
+        assert_eq!(split_for(896, bytes(DType::F16, 4864), false), 4);
+        assert_eq!(split_for(4864, bytes(DType::F32, 896), false), 1);
+        assert_eq!(split_for(151_936, bytes(DType::F16, 896), false), 1);
+        // Blocks: down in Q4_K, q in Q5_0, k in Q8_0.
+        assert_eq!(split_for(896, bytes(DType::Q4_K, 4864), true), 4);
+        assert_eq!(split_for(896, bytes(DType::Q5_0, 896), true), 1);
+        assert_eq!(split_for(128, bytes(DType::Q8_0, 896), true), 4);
+    }
 }
