@@ -28,8 +28,8 @@ pub const BLOCK_TYPES: [DType; 7] = [
     DType::Q5_1,
 ];
 
-/// Warps per block of the [n, k] kernels (one row each) and threads of the
-/// [k, n] kernel's blocks (32 columns each); as in gemv.cu.
+/// Warps per block of the [n, k] kernels (DOT_WARPS / split rows) and
+/// threads of the [k, n] kernel's blocks (32 columns each); as in gemv.cu.
 const DOT_WARPS: usize = 4;
 const KN_THREADS: u32 = 256;
 const KN_COLUMNS: usize = 32;
