@@ -34,6 +34,7 @@ fn reference(a: &[f32], b: &[f32], batch: usize, m: usize, n: usize, k: usize) -
 fn context_matmul_on_cuda_runs_cublas() {
     let device = cuda();
     let ctx = Context::builder(device.clone())
+        .backend(BackendChoice::Vendor)
         .profile(Some(true))
         .build()
         .unwrap();
@@ -72,10 +73,28 @@ fn context_matmul_on_cuda_runs_cublas() {
     assert_eq!(records.len(), 2);
     assert_eq!(records[0].backend, "vendor");
     assert!(records[0].duration.as_nanos() > 0, "seed {seed}");
+
+    // `auto` on CUDA: decode-sized rows (m ≤ 8) go to mlx's GEMV, larger
+    // ones to cuBLAS.
+    let auto = Context::builder(device.clone())
+        .backend(BackendChoice::Auto)
+        .profile(Some(true))
+        .build()
+        .unwrap();
+    let tall = Tensor::from_f32(&device, &random_vec(&mut r, 64 * k), &[64, k]).unwrap();
+    auto.matmul(&a, &b, false, true).unwrap();
+    auto.matmul(&tall, &b, false, true).unwrap();
+    let backends: Vec<&str> = auto
+        .instrumentation()
+        .records()
+        .iter()
+        .map(|r| r.backend)
+        .collect();
+    assert_eq!(backends, ["mlx", "vendor"]);
 }
 
 #[test]
-fn mlx_on_cuda_is_refused_and_host_access_needs_a_copy() {
+fn mlx_on_cuda_refuses_unsupported_weights_and_host_access_needs_a_copy() {
     let device = cuda();
     let ctx = Context::builder(device.clone())
         .backend(BackendChoice::Mlx)
@@ -84,8 +103,11 @@ fn mlx_on_cuda_is_refused_and_host_access_needs_a_copy() {
     let mut r = rng(fresh_seed());
     let values = random_vec(&mut r, 16);
     let a = Tensor::from_f32(&device, &values, &[4, 4]).unwrap();
+    let x = Tensor::from_f32(&device, &random_vec(&mut r, 256), &[1, 256]).unwrap();
+    let q2_k = metallic::testing::random_blocks(&mut r, DType::Q2_K, 4 * 256);
+    let w = Tensor::from_bytes(&device, DType::Q2_K, &q2_k, &[4, 256]).unwrap();
     assert!(matches!(
-        ctx.matmul(&a, &a.clone(), false, false),
+        ctx.matmul(&x, &w, false, true),
         Err(Error::Unsupported(_))
     ));
     assert!(matches!(a.buffer().read(), Err(Error::Unsupported(_))));

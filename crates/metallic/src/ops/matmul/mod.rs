@@ -264,11 +264,16 @@ impl Context {
         if let Some(cublas) = self.cublas() {
             return match backend {
                 Backend::Vendor => {
-                    self.run_widened(problem, a, b, c, |p, a, b, c| cublas.run(p, a, b, c))
+                    self.run_widened(problem, a, b, c, true, |p, a, b, c| cublas.run(p, a, b, c))
                 }
-                Backend::Mlx => Err(Error::Unsupported(
-                    "the mlx matmul backend on CUDA (use vendor)".into(),
-                )),
+                // The GEMV (m ≤ 8) reads GGUF blocks and mixed float types
+                // itself; the tiled GEMM multiplies one half type.
+                Backend::Mlx => {
+                    let widen = problem.m > mlx::cuda::gemv::MAX_ROWS;
+                    self.run_widened(problem, a, b, c, widen, |p, a, b, c| {
+                        mlx::cuda::run(cublas.device(), p, a, b, c)
+                    })
+                }
             };
         }
         let a_bytes = a.buffer().read()?;
@@ -285,14 +290,15 @@ impl Context {
 #[cfg(feature = "cuda")]
 impl Context {
     /// Runs `gemm` on the buffers of `a`, `b` and `c` (inputs shared, output
-    /// exclusive), first widening operands a float GEMM cannot take as they
-    /// are (see `cuda_widen`).
+    /// exclusive), first widening, when `widen` is set, operands a float
+    /// GEMM cannot take as they are (see `cuda_widen`).
     fn run_widened(
         &self,
         problem: &GemmProblem,
         a: &Tensor,
         b: &Tensor,
         c: &Tensor,
+        widen: bool,
         gemm: impl FnOnce(
             &GemmProblem,
             &crate::device::cuda::CudaBuffer,
@@ -306,7 +312,10 @@ impl Context {
                 Error::InvalidArgument(format!("operand `{name}` is not in CUDA memory"))
             })
         }
-        let widened = self.widened_weights().widen(problem, a, b)?;
+        let widened = match widen {
+            true => self.widened_weights().widen(problem, a, b)?,
+            false => None,
+        };
         let a_read = storage(a, "a")?.read()?;
         let b_read = storage(b, "b")?.read()?;
         let mut c_write = storage(c, "c")?.write()?;

@@ -83,16 +83,36 @@ pub fn choose(choice: BackendChoice, problem: &GemmProblem) -> Backend {
 }
 
 /// The backend that runs `problem` on `device` under `choice`: on a GPU,
-/// `auto` means the vendor library, the only GPU backend so far.
+/// `auto` follows `cuda_auto_rule`.
 pub fn choose_on(
     device: &crate::device::Device,
     choice: BackendChoice,
     problem: &GemmProblem,
 ) -> Backend {
+    #[cfg(feature = "cuda")]
     if !device.is_host() && choice == BackendChoice::Auto {
-        return Backend::Vendor;
+        return cuda_auto_rule(problem);
     }
+    let _ = device;
     choose(choice, problem)
+}
+
+/// `auto` on CUDA, from the tables in docs/PERF.md (H100, 2026-11-26,
+/// `examples/cuda_matmul_table`, calls replayed in a CUDA graph over weights
+/// larger than the L2):
+/// - m ≤ 8 (decode): mlx's GEMV. Float weights: 1.43–1.71× cuBLAS on the
+///   small matrices, at or above it on the large ones. GGUF blocks: 1.07–1.44×
+///   cuBLAS on an f16 copy, except gate and gate+up at 0.94–0.98×, kept on
+///   mlx all the same: cuBLAS would need that f16 copy (3.5× the Q5_0 bytes)
+///   and its widening per call.
+/// - larger m: cuBLAS.
+#[cfg(feature = "cuda")]
+pub fn cuda_auto_rule(problem: &GemmProblem) -> Backend {
+    if problem.m <= super::mlx::cuda::gemv::MAX_ROWS {
+        Backend::Mlx
+    } else {
+        Backend::Vendor
+    }
 }
 
 /// Rows of A from which f32 prefill goes back to the vendor library
