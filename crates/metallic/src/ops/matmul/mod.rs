@@ -273,8 +273,8 @@ impl Context {
     }
 }
 
-/// A product on the Context's CUDA device: cuBLAS for `vendor`; the `mlx`
-/// kernels have no CUDA version yet.
+/// A product on the Context's CUDA device: cuBLAS for `vendor`, the own
+/// kernels (`mlx::cuda`) for `mlx`.
 #[cfg(feature = "cuda")]
 fn run_cuda(
     cublas: &vendor::cublas::CublasGemm,
@@ -285,12 +285,6 @@ fn run_cuda(
     c: &Tensor,
 ) -> Result<()> {
     use crate::device::cuda::CudaStorage;
-    if backend != Backend::Vendor {
-        return Err(Error::Unsupported(format!(
-            "the {} matmul backend on CUDA (use vendor)",
-            backend.name()
-        )));
-    }
     fn storage<'t>(t: &'t Tensor, name: &str) -> Result<&'t CudaStorage> {
         t.buffer().cuda().ok_or_else(|| {
             Error::InvalidArgument(format!("operand `{name}` is not in CUDA memory"))
@@ -299,5 +293,8 @@ fn run_cuda(
     let a = storage(a, "a")?.read()?;
     let b = storage(b, "b")?.read()?;
     let mut c = storage(c, "c")?.write()?;
-    cublas.run(problem, &a, &b, &mut c)
+    match backend {
+        Backend::Vendor => cublas.run(problem, &a, &b, &mut c),
+        Backend::Mlx => mlx::cuda::run(cublas.device(), problem, &a, &b, &mut c),
+    }
 }

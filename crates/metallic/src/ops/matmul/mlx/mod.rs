@@ -6,6 +6,8 @@
 //! in the kernel cache.
 
 mod args;
+#[cfg(feature = "cuda")]
+pub mod cuda;
 mod element;
 mod epilogue;
 mod gemm;

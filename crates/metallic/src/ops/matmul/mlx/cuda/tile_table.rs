@@ -1,0 +1,141 @@
+//! Which tile (and how many split-K slices) a problem runs with. The rules
+//! come from the measurements in `tile_table.md` beside this file (H100,
+//! the Qwen2.5 prefill shapes); `CANDIDATES` are the tiles measured.
+
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+
+/// A block tile: BM×BN outputs, BK of depth per shared-memory stage, WM×WN
+/// warps (16-bit inputs; the f32 kernel gives each thread an 8×8 tile), and
+/// the number of stages in flight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Tile {
+    pub bm: usize,
+    pub bn: usize,
+    pub bk: usize,
+    pub wm: usize,
+    pub wn: usize,
+    pub stages: usize,
+}
+
+/// How one problem runs: its tile and the number of k slices (1: no split).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GemmPlan {
+    pub tile: Tile,
+    pub splits: usize,
+}
+
+const fn tile(bm: usize, bn: usize, bk: usize, wm: usize, wn: usize, stages: usize) -> Tile {
+    Tile {
+        bm,
+        bn,
+        bk,
+        wm,
+        wn,
+        stages,
+    }
+}
+
+/// Tiles of the tensor-core (f16, bf16) kernel, largest first.
+pub const TILES_16: [Tile; 6] = [
+    tile(128, 256, 32, 2, 4, 3),
+    tile(128, 128, 32, 2, 2, 4),
+    tile(128, 128, 64, 2, 2, 3),
+    tile(128, 64, 32, 2, 2, 4),
+    tile(64, 64, 32, 2, 2, 4),
+    tile(64, 64, 64, 2, 2, 3),
+];
+
+/// Tiles of the f32 (FFMA) kernel, largest first.
+pub const TILES_32: [Tile; 3] = [
+    tile(128, 128, 8, 1, 1, 3),
+    tile(128, 64, 8, 1, 1, 3),
+    tile(64, 64, 8, 1, 1, 3),
+];
+
+/// Largest dynamic shared memory a block may ask for on the H100 (227 KiB).
+const MAX_SHARED_BYTES: usize = 227 * 1024;
+
+impl Tile {
+    /// Threads per block.
+    pub fn threads(&self, input: DType) -> usize {
+        match input {
+            DType::F32 => (self.bm / 8) * (self.bn / 8),
+            _ => self.wm * self.wn * 32,
+        }
+    }
+
+    /// Dynamic shared memory per block, mirroring `gemm.cu`'s layouts: each
+    /// stage holds A's and B's tiles, rows padded by 16 bytes (f16/bf16) or
+    /// 4 floats (f32).
+    pub fn shared_bytes(&self, input: DType) -> usize {
+        let stage = match input {
+            DType::F32 => self.bk * (self.bm + 4 + self.bn + 4) * 4,
+            _ => {
+                // A [bm][bk] or [bk][bm], B [bk][bn] or [bn][bk]: the same
+                // element count either way only when padding is counted on
+                // the contiguous side, so take the larger of the two.
+                let a = (self.bm * (self.bk + 8)).max(self.bk * (self.bm + 8));
+                let b = (self.bn * (self.bk + 8)).max(self.bk * (self.bn + 8));
+                (a + b) * 2
+            }
+        };
+        stage * self.stages
+    }
+
+    /// An error unless the kernel can be built with this tile.
+    pub fn check(&self, input: DType) -> Result<()> {
+        let bad = |why: &str| Err(Error::InvalidArgument(format!("GEMM tile {self:?}: {why}")));
+        if self.stages < 2 {
+            return bad("needs at least 2 stages");
+        }
+        let shape_ok = match input {
+            DType::F32 => self.bm.is_multiple_of(8) && self.bn.is_multiple_of(8) && self.bk > 0,
+            _ => {
+                self.wm > 0
+                    && self.wn > 0
+                    && self.bm.is_multiple_of(16 * self.wm)
+                    && self.bn.is_multiple_of(16 * self.wn)
+                    && self.bk.is_multiple_of(16)
+            }
+        };
+        if !shape_ok || self.bm == 0 || self.bn == 0 {
+            return bad("sides must be whole warp and mma tiles");
+        }
+        let threads = self.threads(input);
+        if threads == 0 || threads > 1024 || !threads.is_multiple_of(32) {
+            return bad("threads per block must be a multiple of 32, at most 1024");
+        }
+        if self.shared_bytes(input) > MAX_SHARED_BYTES {
+            return bad("needs more shared memory than a block can have");
+        }
+        Ok(())
+    }
+}
+
+/// The measured choice for an m×n×k product over `batch` matrices on a
+/// card with `sm_count` multiprocessors.
+pub fn choose(
+    input: DType,
+    m: usize,
+    n: usize,
+    k: usize,
+    batch: usize,
+    sm_count: usize,
+) -> GemmPlan {
+    let tiles: &[Tile] = match input {
+        DType::F32 => &TILES_32,
+        _ => &TILES_16[1..],
+    };
+    let blocks = |t: &Tile| m.div_ceil(t.bm) * n.div_ceil(t.bn) * batch;
+    // The largest tile that still fills every multiprocessor once; else the
+    // smallest, split along k when k is long enough to share.
+    if let Some(&tile) = tiles.iter().find(|t| blocks(t) >= sm_count) {
+        return GemmPlan { tile, splits: 1 };
+    }
+    let tile = tiles[tiles.len() - 1];
+    let splits = (sm_count / blocks(&tile))
+        .min(k / (8 * tile.bk))
+        .clamp(1, 8);
+    GemmPlan { tile, splits }
+}
