@@ -199,6 +199,26 @@ fn ceiling(device: &CudaDevice, pool: &[f32], blas: &CublasGemm, dtype: DType) -
     let mut o = operands(device, pool, &s, dtype)?;
     o.b.truncate(1);
     let us = time_us(device, 1, |_| blas.run(&p, &o.a, &o.b[0], &mut o.c))?;
+    let large: &[_] = match dtype {
+        DType::F32 => &tile_table::TILES_32[..1],
+        _ => &tile_table::TILES_16[..5],
+    };
+    for &tile in large {
+        let plan = GemmPlan { tile, splits: 1 };
+        let mlx = time_us(device, 1, |_| {
+            run_gemm_with_plan(device, &p, plan, &o.a, &o.b[0], &mut o.c)
+        })?;
+        println!(
+            "mlx 8192³ {dtype} {}x{}x{} w{}x{} s{}: {:.0} TFLOP/s",
+            tile.bm,
+            tile.bn,
+            tile.bk,
+            tile.wm,
+            tile.wn,
+            tile.stages,
+            tflops(&s, mlx)
+        );
+    }
     Ok(tflops(&s, us))
 }
 

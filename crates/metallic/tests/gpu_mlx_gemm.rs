@@ -289,35 +289,38 @@ fn small_cache_path_reuses_its_buffer() {
     }
 }
 
-/// Every tile of both kernels, with and without a k split, on unaligned
-/// and aligned problems in all four layouts, called below the Context.
+/// Every tile of both kernels, with and without a k split, called below the
+/// Context: an unaligned batched problem in the two mixed layouts and an
+/// aligned one (BF16 on the largest and smallest tiles only: it shares
+/// every index path with F16).
 #[test]
 fn small_every_tile_and_split() {
     let gpu = Gpu::new();
     let seed = fresh_seed();
     let r = &mut rng(seed);
+    let cases = [
+        (false, true, (45, 77, 200)),
+        (true, false, (45, 77, 200)),
+        (false, false, (128, 256, 192)),
+    ];
     for dtype in FLOATS {
-        let tiles: &[_] = match dtype {
-            DType::F32 => &tile_table::TILES_32,
-            _ => &tile_table::TILES_16,
+        let tiles: Vec<_> = match dtype {
+            DType::F32 => tile_table::TILES_32.to_vec(),
+            DType::F16 => tile_table::TILES_16.to_vec(),
+            _ => vec![tile_table::TILES_16[0], tile_table::TILES_16[5]],
         };
-        for &tile in tiles {
+        for tile in tiles {
             for splits in [1, 3] {
-                for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
-                    for (m, n, k) in [(45, 77, 200), (128, 256, 192)] {
-                        let a = random(r, dtype, &stored(&[2, m, k], ta));
-                        let b = random(r, dtype, &stored(&[k, n], tb));
-                        let c = random(r, dtype, &[2, m, n]);
-                        let initial = fill_c(r, &c, 0.5);
-                        let (_, expected) = reference(&a, &b, Some(&initial), ta, tb, 1.25, 0.5);
-                        let plan = GemmPlan { tile, splits };
-                        let got = run_plan(&gpu, &a, &b, &c, false, ta, tb, 1.25, 0.5, plan);
-                        let tol = tolerance(dtype, k);
-                        if let Err(msg) = check_close(&got, &expected, tol) {
-                            panic!(
-                                "{plan:?} {dtype} {m}×{n}×{k} ta {ta} tb {tb} seed {seed}: {msg}"
-                            );
-                        }
+                for (ta, tb, (m, n, k)) in cases {
+                    let a = random(r, dtype, &stored(&[2, m, k], ta));
+                    let b = random(r, dtype, &stored(&[k, n], tb));
+                    let c = random(r, dtype, &[2, m, n]);
+                    let initial = fill_c(r, &c, 0.5);
+                    let (_, expected) = reference(&a, &b, Some(&initial), ta, tb, 1.25, 0.5);
+                    let plan = GemmPlan { tile, splits };
+                    let got = run_plan(&gpu, &a, &b, &c, false, ta, tb, 1.25, 0.5, plan);
+                    if let Err(msg) = check_close(&got, &expected, tolerance(dtype, k)) {
+                        panic!("{plan:?} {dtype} {m}×{n}×{k} ta {ta} tb {tb} seed {seed}: {msg}");
                     }
                 }
             }

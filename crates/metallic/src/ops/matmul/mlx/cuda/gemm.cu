@@ -317,6 +317,40 @@ __device__ __forceinline__ void mma(float (&d)[4], const u32 (&a)[4], u32 b0, u3
 #endif
 }
 
+// One k16 step's fragments for the warp's tile: A as mma's four 8×8
+// matrices per 16 rows, B as two per 8 columns. ldmatrix.x4 addressing:
+// lane = 8·q + r supplies row r of matrix q.
+__device__ __forceinline__ void load_fragments(u32 (&af)[MI][4], u32 (&bf)[NI][2], const act_t *as,
+                                               const act_t *bs, int kk, int wm0, int wn0,
+                                               int lane) {
+    int q = lane >> 3, r8 = lane & 7;
+#pragma unroll
+    for (int i = 0; i < MI; ++i) {
+        // Matrices: (rows 0-7, k 0-7), (rows 8-15, k 0-7), (0-7, 8-15), (8-15, 8-15).
+        int row = wm0 + i * 16 + (q & 1) * 8, col = kk + (q >> 1) * 8;
+#if TRANS_A
+        ldmatrix_x4_trans(af[i], shared_address(as + (col + r8) * A_LD + row));
+#else
+        ldmatrix_x4(af[i], shared_address(as + (row + r8) * A_LD + col));
+#endif
+    }
+#pragma unroll
+    for (int j = 0; j < NI; j += 2) {
+        // Matrices: (n 0-7, k 0-7), (n 0-7, k 8-15), (n 8-15, k 0-7), (n 8-15, k 8-15).
+        int n0 = wn0 + j * 8 + (q >> 1) * 8, k0 = kk + (q & 1) * 8;
+        u32 rb[4];
+#if TRANS_B
+        ldmatrix_x4(rb, shared_address(bs + (n0 + r8) * B_LD + k0));
+#else
+        ldmatrix_x4_trans(rb, shared_address(bs + (k0 + r8) * B_LD + n0));
+#endif
+        bf[j][0] = rb[0];
+        bf[j][1] = rb[1];
+        bf[j + 1][0] = rb[2];
+        bf[j + 1][1] = rb[3];
+    }
+}
+
 extern "C" __global__ void __launch_bounds__(THREADS)
     KERNEL_NAME(aux_t *c, const act_t *a, const act_t *b, float *partial, u32 m, u32 n, u32 k,
                 u32 lda, u32 ldb, u32 ldc, u32 k_chunk, u32 splits, u32 batch_inner, u64 a_si,
@@ -336,9 +370,6 @@ extern "C" __global__ void __launch_bounds__(THREADS)
 #pragma unroll
             for (int r = 0; r < 4; ++r) acc[i][j][r] = 0.0f;
 
-    // ldmatrix.x4 lane addressing: lane = 8·q + r reads row r of 8×8 matrix q.
-    int q = lane >> 3, r8 = lane & 7;
-
     int tiles = (int)((s.k_end - s.k_begin + BK - 1) / BK);
 #pragma unroll
     for (int t = 0; t < STAGES - 1; ++t) {
@@ -356,41 +387,19 @@ extern "C" __global__ void __launch_bounds__(THREADS)
         cp_async_commit();
         const act_t *as = smem + (t % STAGES) * STAGE_ELEMS;
         const act_t *bs = as + A_ROWS * A_LD;
+        // Fragments are double-buffered: step kk + 16's ldmatrix is issued
+        // before step kk's mma, so its latency hides behind them.
+        u32 af[2][MI][4], bf[2][NI][2];
+        load_fragments(af[0], bf[0], as, bs, 0, wm0, wn0, lane);
 #pragma unroll
-        for (int kk = 0; kk < BK; kk += 16) {
-            u32 af[MI][4];
-#pragma unroll
-            for (int i = 0; i < MI; ++i) {
-                // Matrices: (rows 0-7, k 0-7), (rows 8-15, k 0-7), (0-7, 8-15), (8-15, 8-15).
-                int row = wm0 + i * 16 + r8 + (q & 1) * 8, col = kk + (q >> 1) * 8;
-#if TRANS_A
-                ldmatrix_x4_trans(af[i], shared_address(as + (kk + r8 + (q >> 1) * 8) * A_LD +
-                                                        wm0 + i * 16 + (q & 1) * 8));
-#else
-                ldmatrix_x4(af[i], shared_address(as + row * A_LD + col));
-#endif
-            }
-            u32 bf[NI][2];
-#pragma unroll
-            for (int j = 0; j < NI; j += 2) {
-                // Matrices: (n 0-7, k 0-7), (n 0-7, k 8-15), (n 8-15, k 0-7), (n 8-15, k 8-15).
-                u32 rb[4];
-#if TRANS_B
-                ldmatrix_x4(rb, shared_address(bs + (wn0 + j * 8 + r8 + (q >> 1) * 8) * B_LD + kk +
-                                               (q & 1) * 8));
-#else
-                ldmatrix_x4_trans(rb, shared_address(bs + (kk + r8 + (q & 1) * 8) * B_LD + wn0 +
-                                                     j * 8 + (q >> 1) * 8));
-#endif
-                bf[j][0] = rb[0];
-                bf[j][1] = rb[1];
-                bf[j + 1][0] = rb[2];
-                bf[j + 1][1] = rb[3];
-            }
+        for (int step = 0; step < BK / 16; ++step) {
+            int cur = step & 1;
+            if (step + 1 < BK / 16)
+                load_fragments(af[cur ^ 1], bf[cur ^ 1], as, bs, (step + 1) * 16, wm0, wn0, lane);
 #pragma unroll
             for (int i = 0; i < MI; ++i)
 #pragma unroll
-                for (int j = 0; j < NI; ++j) mma(acc[i][j], af[i], bf[j][0], bf[j][1]);
+                for (int j = 0; j < NI; ++j) mma(acc[i][j], af[cur][i], bf[cur][j][0], bf[cur][j][1]);
         }
     }
     cp_async_wait<0>();

@@ -3,7 +3,7 @@
 //! optional split-K pass (`split_k.cu`).
 //!
 //! The kernel writes a row-major C; a column-major C is computed as
-//! Cᵀ = Bᵀ·Aᵀ. Batches are zero-copy: each operand keeps its own batch
+//! Cᵀ = Bᵀ·Aᵀ (operands and buffers swapped). Batches are zero-copy: each operand keeps its own batch
 //! strides (0 broadcasts). Batch dimensions whose strides nest for all three
 //! operands collapse into one; the last two remaining run over grid z inside
 //! one launch, and any further ones are looped over, one launch each.
@@ -67,7 +67,10 @@ pub fn run_gemm_with_plan(
         return Ok(());
     }
     device.bind_to_thread()?;
-    let p = row_major_output(problem);
+    let (p, a, b) = match problem.c.row_major {
+        true => (problem.clone(), a, b),
+        false => (transposed(problem), b, a),
+    };
     let dims = batch_dims(&p)?;
     Launch::new(&p, plan, &dims, a, b)?.run(device, &p, &dims, a, b, c)
 }
@@ -83,12 +86,10 @@ fn check_dtypes(p: &GemmProblem) -> Result<()> {
     Ok(())
 }
 
-/// The same product with a row-major C: a column-major C is Cᵀ = Bᵀ·Aᵀ,
-/// where each transposed operand is the same memory read the other way.
-fn row_major_output(p: &GemmProblem) -> GemmProblem {
-    if p.c.row_major {
-        return p.clone();
-    }
+/// The same product transposed, for a column-major C: Cᵀ = Bᵀ·Aᵀ, where
+/// Bᵀ (B's memory read the other way) is the new A and Aᵀ the new B, so
+/// their buffers swap too.
+fn transposed(p: &GemmProblem) -> GemmProblem {
     let flip = |o: &MatrixOperand| MatrixOperand {
         row_major: !o.row_major,
         ..o.clone()

@@ -37,10 +37,12 @@ const fn tile(bm: usize, bn: usize, bk: usize, wm: usize, wn: usize, stages: usi
 }
 
 /// Tiles of the tensor-core (f16, bf16) kernel, largest first.
-pub const TILES_16: [Tile; 6] = [
+pub const TILES_16: [Tile; 8] = [
     tile(128, 256, 32, 2, 4, 3),
     tile(128, 128, 32, 2, 2, 4),
     tile(128, 128, 64, 2, 2, 3),
+    tile(128, 128, 32, 2, 4, 4),
+    tile(128, 128, 64, 2, 4, 3),
     tile(128, 64, 32, 2, 2, 4),
     tile(64, 64, 32, 2, 2, 4),
     tile(64, 64, 64, 2, 2, 3),
@@ -114,7 +116,7 @@ impl Tile {
 }
 
 /// The measured choice for an m×n×k product over `batch` matrices on a
-/// card with `sm_count` multiprocessors.
+/// card with `sm_count` multiprocessors (see `tile_table.md`).
 pub fn choose(
     input: DType,
     m: usize,
@@ -123,19 +125,23 @@ pub fn choose(
     batch: usize,
     sm_count: usize,
 ) -> GemmPlan {
-    let tiles: &[Tile] = match input {
-        DType::F32 => &TILES_32,
-        _ => &TILES_16[1..],
+    let (large, small) = match input {
+        DType::F32 => (TILES_32[0], TILES_32[2]),
+        _ => (TILES_16[2], TILES_16[7]),
     };
     let blocks = |t: &Tile| m.div_ceil(t.bm) * n.div_ceil(t.bn) * batch;
-    // The largest tile that still fills every multiprocessor once; else the
-    // smallest, split along k when k is long enough to share.
-    if let Some(&tile) = tiles.iter().find(|t| blocks(t) >= sm_count) {
-        return GemmPlan { tile, splits: 1 };
+    // Past two waves of small tiles, large tiles pay (fewer loads per
+    // multiply-add); below, small tiles keep every multiprocessor busy, and
+    // a long k is split to fill the ones a short grid leaves idle.
+    if blocks(&small) > 2 * sm_count {
+        return GemmPlan {
+            tile: large,
+            splits: 1,
+        };
     }
-    let tile = tiles[tiles.len() - 1];
-    let splits = (sm_count / blocks(&tile))
-        .min(k / (8 * tile.bk))
-        .clamp(1, 8);
-    GemmPlan { tile, splits }
+    let splits = (sm_count / blocks(&small)).min(k / 512).clamp(1, 4);
+    GemmPlan {
+        tile: small,
+        splits,
+    }
 }
