@@ -10,7 +10,7 @@
 //! `tile_table.rs`).
 
 use metallic::device::cuda::{CudaBuffer, CudaDevice};
-use metallic::ops::matmul::mlx::cuda::{run_gemm, run_gemm_with_plan, tile_table, GemmPlan};
+use metallic::ops::matmul::mlx::cuda::{run_gemm, run_gemm_with_plan, tile_table, GemmPlan, Tile};
 use metallic::ops::matmul::vendor::cublas::CublasGemm;
 use metallic::ops::matmul::{GemmProblem, MatrixOperand};
 use metallic::testing::{random_vec, rng};
@@ -177,6 +177,14 @@ fn time_us(
     Ok(samples[rounds / 2])
 }
 
+fn tile_name(t: &Tile) -> String {
+    let kind = if t.wgmma { "wgmma " } else { "" };
+    format!(
+        "{kind}{}x{}x{} w{}x{} s{}",
+        t.bm, t.bn, t.bk, t.wm, t.wn, t.stages
+    )
+}
+
 fn tflops(s: &Shape, us: f64) -> f64 {
     2.0 * (s.batch * s.m * s.n * s.k) as f64 / us / 1e6
 }
@@ -199,23 +207,18 @@ fn ceiling(device: &CudaDevice, pool: &[f32], blas: &CublasGemm, dtype: DType) -
     let mut o = operands(device, pool, &s, dtype)?;
     o.b.truncate(1);
     let us = time_us(device, 1, |_| blas.run(&p, &o.a, &o.b[0], &mut o.c))?;
-    let large: &[_] = match dtype {
-        DType::F32 => &tile_table::TILES_32[..1],
-        _ => &tile_table::TILES_16[..5],
+    let large = match dtype {
+        DType::F32 => tile_table::TILES_32[..1].to_vec(),
+        _ => [&tile_table::TILES_16[..5], &tile_table::TILES_WGMMA[..3]].concat(),
     };
-    for &tile in large {
+    for tile in large {
         let plan = GemmPlan { tile, splits: 1 };
         let mlx = time_us(device, 1, |_| {
             run_gemm_with_plan(device, &p, plan, &o.a, &o.b[0], &mut o.c)
         })?;
         println!(
-            "mlx 8192³ {dtype} {}x{}x{} w{}x{} s{}: {:.0} TFLOP/s",
-            tile.bm,
-            tile.bn,
-            tile.bk,
-            tile.wm,
-            tile.wn,
-            tile.stages,
+            "mlx 8192³ {dtype} {}: {:.0} TFLOP/s",
+            tile_name(&tile),
             tflops(&s, mlx)
         );
     }
@@ -225,7 +228,7 @@ fn ceiling(device: &CudaDevice, pool: &[f32], blas: &CublasGemm, dtype: DType) -
 /// Every candidate plan on every 16-bit shape: the table's measurements.
 fn tune(device: &CudaDevice, pool: &[f32], dtype: DType) -> Result<()> {
     println!("\n## Candidates, {dtype} (µs per call; * = fastest)\n");
-    let tiles = &tile_table::TILES_16;
+    let tiles = [&tile_table::TILES_16[..], &tile_table::TILES_WGMMA[..]].concat();
     let splits = [1, 2, 4, 8];
     let header: Vec<String> = tiles
         .iter()
@@ -245,11 +248,13 @@ fn tune(device: &CudaDevice, pool: &[f32], dtype: DType) -> Result<()> {
         let mut o = operands(device, pool, &s, dtype)?;
         let copies = o.b.len();
         let mut row = Vec::new();
-        for &tile in tiles {
+        for &tile in &tiles {
             for &split in &splits {
                 let blocks = s.m.div_ceil(tile.bm) * s.n.div_ceil(tile.bn) * s.batch;
-                // Splits only where the grid is short of two waves.
-                if split > 1 && (blocks >= 2 * 132 || s.k / split < 2 * tile.bk) {
+                // Splits only where the grid is short of two waves; wgmma
+                // only for B [n, k].
+                let skip = split > 1 && (blocks >= 2 * 132 || s.k / split < 2 * tile.bk);
+                if skip || (tile.wgmma && !s.b_transposed) {
                     row.push(f64::NAN);
                     continue;
                 }
@@ -307,16 +312,19 @@ fn main() -> Result<()> {
                 run_gemm(&device, &p, &o.a, &o.b[i], &mut o.c)
             })?;
             let vendor = time_us(&device, copies, |i| blas.run(&p, &o.a, &o.b[i], &mut o.c))?;
-            let plan = tile_table::choose(dtype, s.m, s.n, s.k, s.batch, props.sm_count as usize);
+            let wgmma = dtype != DType::F32 && s.b_transposed;
+            let sm = props.sm_count as usize;
+            let plan = tile_table::choose(dtype, s.m, s.n, s.k, s.batch, sm, wgmma);
             let t = plan.tile;
             let achieved = tflops(&s, mlx);
             println!(
-                "| {} | {}{}×{}×{} | {}x{}x{}/{} | {mlx:.1} | {vendor:.1} | {:.2} | {achieved:.0} | {:.0}% |",
+                "| {} | {}{}×{}×{} | {}{}x{}x{}/{} | {mlx:.1} | {vendor:.1} | {:.2} | {achieved:.0} | {:.0}% |",
                 s.name,
                 if s.batch > 1 { format!("{}×", s.batch) } else { String::new() },
                 s.m,
                 s.n,
                 s.k,
+                if t.wgmma { "wg " } else { "" },
                 t.bm,
                 t.bn,
                 t.bk,

@@ -289,10 +289,10 @@ fn small_cache_path_reuses_its_buffer() {
     }
 }
 
-/// Every tile of both kernels, with and without a k split, called below the
-/// Context: an unaligned batched problem in the two mixed layouts and an
-/// aligned one (BF16 on the largest and smallest tiles only: it shares
-/// every index path with F16).
+/// Every tile of the three kernels, with and without a k split, called
+/// below the Context: an unaligned batched problem in the two mixed layouts
+/// and an aligned one (the wgmma tiles: the x·Wᵀ layout only; BF16 on the
+/// largest and smallest tiles only: it shares every index path with F16).
 #[test]
 fn small_every_tile_and_split() {
     let gpu = Gpu::new();
@@ -306,12 +306,20 @@ fn small_every_tile_and_split() {
     for dtype in FLOATS {
         let tiles: Vec<_> = match dtype {
             DType::F32 => tile_table::TILES_32.to_vec(),
-            DType::F16 => tile_table::TILES_16.to_vec(),
-            _ => vec![tile_table::TILES_16[0], tile_table::TILES_16[5]],
+            DType::F16 => [&tile_table::TILES_16[..], &tile_table::TILES_WGMMA[..]].concat(),
+            _ => vec![
+                tile_table::TILES_16[0],
+                tile_table::TILES_16[7],
+                tile_table::TILES_WGMMA[0],
+                tile_table::TILES_WGMMA[4],
+            ],
         };
         for tile in tiles {
             for splits in [1, 3] {
                 for (ta, tb, (m, n, k)) in cases {
+                    if tile.wgmma && (ta || !tb) {
+                        continue;
+                    }
                     let a = random(r, dtype, &stored(&[2, m, k], ta));
                     let b = random(r, dtype, &stored(&[k, n], tb));
                     let c = random(r, dtype, &[2, m, n]);
@@ -329,7 +337,8 @@ fn small_every_tile_and_split() {
 }
 
 /// F32 output from F16 and BF16 inputs (below the Context, which keeps A's
-/// dtype), with and without beta, aligned and not, split and not.
+/// dtype), with and without beta, aligned and not, split and not, on both
+/// tensor-core kernels.
 #[test]
 fn small_f32_output_from_16_bit_inputs() {
     let gpu = Gpu::new();
@@ -339,7 +348,7 @@ fn small_f32_output_from_16_bit_inputs() {
         unreachable!()
     };
     for dtype in [DType::F16, DType::BF16] {
-        for (m, n, k) in [(33, 70, 90), (128, 128, 512)] {
+        for (m, n, k) in [(33, 70, 88), (128, 128, 512)] {
             for beta in [0.0, -1.0] {
                 let a = random(r, dtype, &[m, k]);
                 let b = random(r, dtype, &[n, k]);
@@ -349,10 +358,15 @@ fn small_f32_output_from_16_bit_inputs() {
                     reference(&a, &b, Some(&initial), false, true, 0.5, beta as f64);
                 let sm = device.props().sm_count as usize;
                 let plans = [
-                    tile_table::choose(dtype, m, n, k, 1, sm),
+                    tile_table::choose(dtype, m, n, k, 1, sm, false),
+                    tile_table::choose(dtype, m, n, k, 1, sm, true),
                     GemmPlan {
-                        tile: tile_table::TILES_16[4],
+                        tile: tile_table::TILES_16[6],
                         splits: 4,
+                    },
+                    GemmPlan {
+                        tile: tile_table::TILES_WGMMA[3],
+                        splits: 2,
                     },
                 ];
                 for plan in plans {
@@ -552,7 +566,7 @@ fn small_refusals_are_errors() {
         q.buffer().cuda().unwrap().read().unwrap(),
     );
     let mut c_buf = c.buffer().cuda().unwrap().write().unwrap();
-    let plan = tile_table::choose(DType::F16, 16, 8, 32, 1, 132);
+    let plan = tile_table::choose(DType::F16, 16, 8, 32, 1, 132, false);
     assert!(matches!(
         run_gemm_with_plan(device, &problem, plan, &a_buf, &q_buf, &mut c_buf),
         Err(Error::Unsupported(_))
@@ -567,6 +581,18 @@ fn small_refusals_are_errors() {
         Err(Error::InvalidArgument(_))
     ));
     let none = GemmPlan { splits: 0, ..plan };
+    // The wgmma kernel reads B [n, k] only.
+    let bt = gpu.on_gpu(&random(r, DType::F16, &[32, 8]));
+    let bt_buf = bt.buffer().cuda().unwrap().read().unwrap();
+    let nn = GemmProblem::from_views(&a, &bt, &c, false, false, 1.0, 0.0).unwrap();
+    let wgmma = GemmPlan {
+        tile: tile_table::TILES_WGMMA[4],
+        splits: 1,
+    };
+    assert!(matches!(
+        run_gemm_with_plan(device, &nn, wgmma, &a_buf, &bt_buf, &mut c_buf),
+        Err(Error::InvalidArgument(_))
+    ));
     assert!(run_gemm_with_plan(device, &problem, none, &a_buf, &b_buf, &mut c_buf).is_err());
     let short = metallic::device::cuda::CudaBuffer::alloc(device, 16).unwrap();
     assert!(matches!(

@@ -164,14 +164,24 @@ impl KernelCache {
         Ok(function)
     }
 
+    /// The device's own architecture unless `flags` names one (an
+    /// architecture-specific target such as `sm_90a`), the constants, then
+    /// `flags`.
     fn options(&self, key: &KernelKey) -> Vec<String> {
-        let mut options = vec![
-            format!("--gpu-architecture={}", self.arch),
+        let names_arch = key
+            .flags
+            .split_whitespace()
+            .any(|f| f.starts_with("--gpu-architecture="));
+        let mut options = Vec::new();
+        if !names_arch {
+            options.push(format!("--gpu-architecture={}", self.arch));
+        }
+        options.extend([
             "--std=c++17".into(),
             format!("-DACT={}", key.act.gguf_id()),
             format!("-DAUX={}", key.aux.gguf_id()),
             format!("-DPARAM={}", key.param),
-        ];
+        ]);
         options.extend(key.flags.split_whitespace().map(String::from));
         options
     }

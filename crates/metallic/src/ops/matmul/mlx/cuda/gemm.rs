@@ -32,20 +32,12 @@ pub fn run_gemm(
     b: &CudaBuffer,
     c: &mut CudaBuffer,
 ) -> Result<()> {
-    let batch = problem.batch_count();
-    let sm_count = device.props().sm_count as usize;
-    let plan = tile_table::choose(
-        problem.a.dtype,
-        problem.m,
-        problem.n,
-        problem.k,
-        batch,
-        sm_count,
-    );
-    run_gemm_with_plan(device, problem, plan, a, b, c)
+    run_planned(device, problem, None, a, b, c)
 }
 
-/// `run_gemm` with a given tile and split (benchmarks, tests).
+/// `run_gemm` with a given tile and split (benchmarks, tests). A wgmma
+/// tile needs a Hopper GPU, 16-bit A [m, k] and B [n, k] (after making C
+/// row-major) and 16-byte aligned rows.
 pub fn run_gemm_with_plan(
     device: &CudaDevice,
     problem: &GemmProblem,
@@ -54,25 +46,74 @@ pub fn run_gemm_with_plan(
     b: &CudaBuffer,
     c: &mut CudaBuffer,
 ) -> Result<()> {
+    run_planned(device, problem, Some(plan), a, b, c)
+}
+
+fn run_planned(
+    device: &CudaDevice,
+    problem: &GemmProblem,
+    plan: Option<GemmPlan>,
+    a: &CudaBuffer,
+    b: &CudaBuffer,
+    c: &mut CudaBuffer,
+) -> Result<()> {
     device.check_buffers(&[a, b, &*c], "mlx GEMM")?;
     check_dtypes(problem)?;
-    plan.tile.check(problem.a.dtype)?;
-    if plan.splits == 0 {
-        return Err(Error::InvalidArgument("GEMM plan with 0 k splits".into()));
-    }
     check_bounds(problem, &problem.a, "a", problem.m, problem.k, a)?;
     check_bounds(problem, &problem.b, "b", problem.k, problem.n, b)?;
     check_bounds(problem, &problem.c, "c", problem.m, problem.n, c)?;
-    if problem.m == 0 || problem.n == 0 || problem.batch_count() == 0 {
-        return Ok(());
-    }
-    device.bind_to_thread()?;
     let (p, a, b) = match problem.c.row_major {
         true => (problem.clone(), a, b),
         false => (transposed(problem), b, a),
     };
     let dims = batch_dims(&p)?;
-    Launch::new(&p, plan, &dims, a, b)?.run(device, &p, &dims, a, b, c)
+    let input = p.a.dtype;
+    let (vec_a, vec_b) = (
+        rows_aligned(&p.a, a, &dims, |d| d.a),
+        rows_aligned(&p.b, b, &dims, |d| d.b),
+    );
+    let wgmma_fits = device.props().compute_capability == (9, 0)
+        && p.a.row_major
+        && !p.b.row_major
+        && vec_a
+        && vec_b;
+    let plan = plan.unwrap_or_else(|| {
+        let sm_count = device.props().sm_count as usize;
+        let batch = p.batch_count();
+        tile_table::choose(input, p.m, p.n, p.k, batch, sm_count, wgmma_fits)
+    });
+    plan.tile.check(input)?;
+    if plan.splits == 0 {
+        return Err(Error::InvalidArgument("GEMM plan with 0 k splits".into()));
+    }
+    if plan.tile.wgmma && !wgmma_fits {
+        return Err(Error::InvalidArgument(format!(
+            "wgmma tile {:?}: needs a Hopper GPU, A [m, k] and B [n, k] with 16-byte aligned rows",
+            plan.tile
+        )));
+    }
+    if p.m == 0 || p.n == 0 || p.batch_count() == 0 {
+        return Ok(());
+    }
+    device.bind_to_thread()?;
+    Launch::new(&p, plan, &dims, vec_a, vec_b)?.run(device, &p, &dims, a, b, c)
+}
+
+/// Whether every matrix row of a 16-bit operand starts on a 16-byte
+/// boundary (base address, offset, ld and batch strides), so that tiles can
+/// arrive by 16-byte asynchronous copies.
+fn rows_aligned(
+    o: &MatrixOperand,
+    buffer: &CudaBuffer,
+    dims: &[BatchDim],
+    stride: fn(&BatchDim) -> usize,
+) -> bool {
+    let per = 16 / o.dtype.block_bytes();
+    o.dtype != DType::F32
+        && buffer.device_ptr().is_multiple_of(16)
+        && o.offset.is_multiple_of(per)
+        && o.ld.is_multiple_of(per)
+        && dims.iter().all(|d| stride(d).is_multiple_of(per))
 }
 
 fn check_dtypes(p: &GemmProblem) -> Result<()> {
@@ -189,8 +230,8 @@ impl Launch {
         p: &GemmProblem,
         plan: GemmPlan,
         dims: &[BatchDim],
-        a: &CudaBuffer,
-        b: &CudaBuffer,
+        vec_a: bool,
+        vec_b: bool,
     ) -> Result<Launch> {
         let tile = plan.tile;
         let input = p.a.dtype;
@@ -206,24 +247,14 @@ impl Launch {
         let splits = p.k.div_ceil(k_chunk).max(1);
         let plan = GemmPlan { tile, splits };
         let split_k = splits > 1;
-        // 16-byte copies need every matrix row of the operand to start on a
-        // 16-byte boundary: base address, offset, ld and batch strides.
-        let per = 16 / input.block_bytes();
-        let vec = |o: &MatrixOperand, buffer: &CudaBuffer, stride: fn(&BatchDim) -> usize| {
-            input != DType::F32
-                && buffer.device_ptr().is_multiple_of(16)
-                && o.offset.is_multiple_of(per)
-                && o.ld.is_multiple_of(per)
-                && dims.iter().all(|d| stride(d).is_multiple_of(per))
-        };
         let key = GemmKey {
             input,
             output: p.c.dtype,
             tile,
             transpose_a: !p.a.row_major,
             transpose_b: !p.b.row_major,
-            vec_a: vec(&p.a, a, |d| d.a),
-            vec_b: vec(&p.b, b, |d| d.b),
+            vec_a,
+            vec_b,
             batched: per_launch > 1,
             align_m: p.m.is_multiple_of(tile.bm),
             align_n: p.n.is_multiple_of(tile.bn),

@@ -16,6 +16,11 @@ pub(super) static GEMM_SOURCE: KernelSource = KernelSource {
     text: include_str!("gemm.cu"),
 };
 
+pub(super) static GEMM_WGMMA_SOURCE: KernelSource = KernelSource {
+    name: "mlx_gemm_wgmma",
+    text: include_str!("gemm_wgmma.cu"),
+};
+
 pub(super) static SPLIT_K_SOURCE: KernelSource = KernelSource {
     name: "mlx_gemm_split_k",
     text: include_str!("split_k.cu"),
@@ -51,12 +56,14 @@ pub struct GemmKey {
 
 impl GemmKey {
     /// MLX-style name, e.g.
-    /// `steel_gemm_f16_f16_bm128_bn128_bk32_wm2_wn2_s3_nt_batched_alignM_alignK_axpby`.
+    /// `steel_gemm_f16_f16_bm128_bn128_bk32_wm2_wn2_s3_nt_batched_alignM_alignK_axpby`
+    /// (`steel_gemm_wgmma_…` for the Hopper kernel).
     pub fn name(&self) -> String {
         let t = self.tile;
         let letter = |t: bool| if t { 't' } else { 'n' };
         let mut name = format!(
-            "steel_gemm_{}_{}_bm{}_bn{}_bk{}",
+            "steel_gemm{}_{}_{}_bm{}_bn{}_bk{}",
+            if t.wgmma { "_wgmma" } else { "" },
             self.input.name().to_lowercase(),
             self.output.name().to_lowercase(),
             t.bm,
@@ -94,8 +101,14 @@ impl GemmKey {
     fn defines(&self, name: &str) -> String {
         let t = self.tile;
         let flag = |on: bool| on as u8;
+        // wgmma is an sm_90a instruction: that target, not the device's sm_90.
+        let arch = if t.wgmma {
+            "--gpu-architecture=sm_90a "
+        } else {
+            ""
+        };
         format!(
-            "-DBM={} -DBN={} -DBK={} -DWM={} -DWN={} -DSTAGES={} -DTRANS_A={} -DTRANS_B={} \
+            "{arch}-DBM={} -DBN={} -DBK={} -DWM={} -DWN={} -DSTAGES={} -DTRANS_A={} -DTRANS_B={} \
              -DVEC_A={} -DVEC_B={} -DHAS_BATCH={} -DALIGN_M={} -DALIGN_N={} -DALIGN_K={} \
              -DUSE_OUT_SOURCE={} -DDO_AXPBY={} -DSPLIT_K={} -DKERNEL_NAME={name}",
             t.bm,
@@ -126,7 +139,11 @@ impl GemmKey {
             (name, defines)
         });
         KernelKey {
-            source: &GEMM_SOURCE,
+            source: if self.tile.wgmma {
+                &GEMM_WGMMA_SOURCE
+            } else {
+                &GEMM_SOURCE
+            },
             entry,
             act: self.input,
             aux: self.output,

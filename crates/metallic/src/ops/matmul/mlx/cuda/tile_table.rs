@@ -7,7 +7,8 @@ use crate::error::{Error, Result};
 
 /// A block tile: BM×BN outputs, BK of depth per shared-memory stage, WM×WN
 /// warps (16-bit inputs; the f32 kernel gives each thread an 8×8 tile), and
-/// the number of stages in flight.
+/// the number of stages in flight. A `wgmma` tile runs `gemm_wgmma.cu`
+/// (Hopper; WM warpgroups of 64 rows each, WN = 1, BK = 64).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Tile {
     pub bm: usize,
@@ -16,6 +17,7 @@ pub struct Tile {
     pub wm: usize,
     pub wn: usize,
     pub stages: usize,
+    pub wgmma: bool,
 }
 
 /// How one problem runs: its tile and the number of k slices (1: no split).
@@ -33,6 +35,20 @@ const fn tile(bm: usize, bn: usize, bk: usize, wm: usize, wn: usize, stages: usi
         wm,
         wn,
         stages,
+        wgmma: false,
+    }
+}
+
+/// A wgmma tile: BM/64 warpgroups, BK 64.
+const fn wgmma(bm: usize, bn: usize, stages: usize) -> Tile {
+    Tile {
+        bm,
+        bn,
+        bk: 64,
+        wm: bm / 64,
+        wn: 1,
+        stages,
+        wgmma: true,
     }
 }
 
@@ -46,6 +62,16 @@ pub const TILES_16: [Tile; 8] = [
     tile(128, 64, 32, 2, 2, 4),
     tile(64, 64, 32, 2, 2, 4),
     tile(64, 64, 64, 2, 2, 3),
+];
+
+/// Tiles of the Hopper kernel (f16, bf16; A [m, k] and B [n, k]), largest
+/// first.
+pub const TILES_WGMMA: [Tile; 5] = [
+    wgmma(128, 256, 3),
+    wgmma(128, 128, 4),
+    wgmma(128, 128, 3),
+    wgmma(64, 128, 4),
+    wgmma(64, 64, 4),
 ];
 
 /// Tiles of the f32 (FFMA) kernel, largest first.
@@ -62,6 +88,7 @@ impl Tile {
     /// Threads per block.
     pub fn threads(&self, input: DType) -> usize {
         match input {
+            _ if self.wgmma => self.wm * 128,
             DType::F32 => (self.bm / 8) * (self.bn / 8),
             _ => self.wm * self.wn * 32,
         }
@@ -71,6 +98,11 @@ impl Tile {
     /// stage holds A's and B's tiles, rows padded by 16 bytes (f16/bf16) or
     /// 4 floats (f32).
     pub fn shared_bytes(&self, input: DType) -> usize {
+        if self.wgmma {
+            // 128-byte rows of A and B, plus room to align the start to
+            // the 1024-byte swizzle period.
+            return self.stages * (self.bm + self.bn) * 128 + 1024;
+        }
         let stage = match input {
             DType::F32 => self.bk * (self.bm + 4 + self.bn + 4) * 4,
             _ => {
@@ -92,6 +124,13 @@ impl Tile {
             return bad("needs at least 2 stages");
         }
         let shape_ok = match input {
+            _ if self.wgmma => {
+                input != DType::F32
+                    && self.bk == 64
+                    && self.wn == 1
+                    && self.bm == 64 * self.wm
+                    && matches!(self.bn, 64 | 128 | 256)
+            }
             DType::F32 => self.bm.is_multiple_of(8) && self.bn.is_multiple_of(8) && self.bk > 0,
             _ => {
                 self.wm > 0
@@ -116,7 +155,8 @@ impl Tile {
 }
 
 /// The measured choice for an m×n×k product over `batch` matrices on a
-/// card with `sm_count` multiprocessors (see `tile_table.md`).
+/// card with `sm_count` multiprocessors (see `tile_table.md`); `wgmma`
+/// says whether the Hopper kernel can run it (its layout and alignment).
 pub fn choose(
     input: DType,
     m: usize,
@@ -124,9 +164,11 @@ pub fn choose(
     k: usize,
     batch: usize,
     sm_count: usize,
+    wgmma: bool,
 ) -> GemmPlan {
     let (large, small) = match input {
         DType::F32 => (TILES_32[0], TILES_32[2]),
+        _ if wgmma => (TILES_WGMMA[1], TILES_WGMMA[4]),
         _ => (TILES_16[2], TILES_16[7]),
     };
     let blocks = |t: &Tile| m.div_ceil(t.bm) * n.div_ceil(t.bn) * batch;
