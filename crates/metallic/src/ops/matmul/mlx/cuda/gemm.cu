@@ -15,7 +15,7 @@
 //
 // The 16-bit path stages tiles with cp.async, reads them with ldmatrix and
 // multiplies with mma.sync m16n8k16 (f32 accumulate). The f32 path is exact
-// FFMA on 8×8 register tiles per thread.
+// FFMA on 8×8 (or 4×4) register tiles per thread.
 
 #if ACT == DT_F32
 #define IN_BYTES 4
@@ -103,9 +103,11 @@ __device__ __forceinline__ void store_result(const Slice &s, u32 row, u32 col, u
 
 #if ACT == DT_F32
 
-// ---- f32: FFMA on 8×8 register tiles -------------------------------------
+// ---- f32: FFMA on 8×8 or 4×4 register tiles -----------------------------
 
-constexpr int TT = 8;
+// Thread tile: 8×8 for large block tiles, 4×4 below 128×128 so that a small
+// tile still has 256 threads.
+constexpr int TT = BM * BN >= 128 * 128 ? 8 : 4;
 constexpr int THREADS_N = BN / TT;
 constexpr int THREADS = (BM / TT) * THREADS_N;
 constexpr int PAD = 4;

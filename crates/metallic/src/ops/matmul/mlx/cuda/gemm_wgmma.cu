@@ -26,6 +26,10 @@ constexpr int THREADS = WM * 128;
 constexpr int ROW_BYTES = 128;
 constexpr int A_BYTES = BM * ROW_BYTES;
 constexpr int STAGE_BYTES = (BM + BN) * ROW_BYTES;
+// The output tile in f32 rows padded by 8 floats (conflict-free 8-byte
+// writes of the accumulator pairs), inside the stages' memory.
+constexpr int C_LD = BN + 8;
+static_assert(BM * C_LD * 4 <= STAGES * STAGE_BYTES, "output tile fits the stages");
 
 __device__ __forceinline__ u32 shared_address(const void *p) {
     u32 a;
@@ -278,20 +282,25 @@ extern "C" __global__ void __launch_bounds__(THREADS)
     }
     cp_async_wait<0>();
 
+    // The tile leaves through shared memory, so that each warp then writes
+    // whole row segments (a warp's accumulators span eight rows). The stages
+    // are free once every warpgroup has passed its last batch.
+    __syncthreads();
+    float *tile = (float *)(smem_raw + (base - shared_address(smem_raw)));
     // Accumulators: per 8 columns j, (row, 2 columns) then 8 rows down; warp
     // w of the warpgroup holds rows 16w..16w+15 of its 64.
-    u32 row_base = m0 + warpgroup * 64 + warp * 16 + (lane >> 2);
+    int row0 = warpgroup * 64 + warp * 16 + (lane >> 2);
 #pragma unroll
     for (int j = 0; j < BN / 8; ++j)
 #pragma unroll
-        for (int h = 0; h < 2; ++h) {
-            u32 row = row_base + h * 8;
-            if (!ALIGN_M && row >= m) continue;
-#pragma unroll
-            for (int e = 0; e < 2; ++e) {
-                u32 col = n0 + j * 8 + (lane & 3) * 2 + e;
-                if (!ALIGN_N && col >= n) continue;
-                store_result(s, row, col, n, ldc, acc[j * 4 + h * 2 + e], alpha, beta);
-            }
-        }
+        for (int h = 0; h < 2; ++h)
+            *(float2 *)&tile[(row0 + h * 8) * C_LD + j * 8 + (lane & 3) * 2] =
+                make_float2(acc[j * 4 + h * 2], acc[j * 4 + h * 2 + 1]);
+    __syncthreads();
+    for (int i = threadIdx.x; i < BM * BN; i += THREADS) {
+        int r = i / BN, cc = i % BN;
+        u32 row = m0 + r, col = n0 + cc;
+        if ((!ALIGN_M && row >= m) || (!ALIGN_N && col >= n)) continue;
+        store_result(s, row, col, n, ldc, tile[r * C_LD + cc], alpha, beta);
+    }
 }

@@ -6,7 +6,7 @@ use crate::dtype::DType;
 use crate::error::{Error, Result};
 
 /// A block tile: BM×BN outputs, BK of depth per shared-memory stage, WM×WN
-/// warps (16-bit inputs; the f32 kernel gives each thread an 8×8 tile), and
+/// warps (16-bit inputs; the f32 kernel gives each thread an 8×8 or 4×4 tile), and
 /// the number of stages in flight. A `wgmma` tile runs `gemm_wgmma.cu`
 /// (Hopper; WM warpgroups of 64 rows each, WN = 1, BK = 64).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -89,8 +89,18 @@ impl Tile {
     pub fn threads(&self, input: DType) -> usize {
         match input {
             _ if self.wgmma => self.wm * 128,
-            DType::F32 => (self.bm / 8) * (self.bn / 8),
+            DType::F32 => (self.bm / self.f32_thread_tile()) * (self.bn / self.f32_thread_tile()),
             _ => self.wm * self.wn * 32,
+        }
+    }
+
+    /// Side of the f32 kernel's per-thread tile: 8 from 128×128 up, else 4
+    /// (as `gemm.cu` computes it).
+    fn f32_thread_tile(&self) -> usize {
+        if self.bm * self.bn >= 128 * 128 {
+            8
+        } else {
+            4
         }
     }
 
@@ -131,7 +141,10 @@ impl Tile {
                     && self.bm == 64 * self.wm
                     && matches!(self.bn, 64 | 128 | 256)
             }
-            DType::F32 => self.bm.is_multiple_of(8) && self.bn.is_multiple_of(8) && self.bk > 0,
+            DType::F32 => {
+                let tt = self.f32_thread_tile();
+                self.bm.is_multiple_of(tt) && self.bn.is_multiple_of(tt) && self.bk > 0
+            }
             _ => {
                 self.wm > 0
                     && self.wn > 0
@@ -155,8 +168,9 @@ impl Tile {
 }
 
 /// The measured choice for an m×n×k product over `batch` matrices on a
-/// card with `sm_count` multiprocessors (see `tile_table.md`); `wgmma`
-/// says whether the Hopper kernel can run it (its layout and alignment).
+/// card with `sm_count` multiprocessors (rules and measurements in
+/// `tile_table.md`); `wgmma` says whether the Hopper kernel can run it (its
+/// layout and alignment).
 pub fn choose(
     input: DType,
     m: usize,
@@ -168,20 +182,28 @@ pub fn choose(
 ) -> GemmPlan {
     let (large, small) = match input {
         DType::F32 => (TILES_32[0], TILES_32[2]),
-        _ if wgmma => (TILES_WGMMA[1], TILES_WGMMA[4]),
+        _ if wgmma => (TILES_WGMMA[2], TILES_WGMMA[4]),
         _ => (TILES_16[2], TILES_16[7]),
     };
-    let blocks = |t: &Tile| m.div_ceil(t.bm) * n.div_ceil(t.bn) * batch;
-    // Past two waves of small tiles, large tiles pay (fewer loads per
-    // multiply-add); below, small tiles keep every multiprocessor busy, and
-    // a long k is split to fill the ones a short grid leaves idle.
-    if blocks(&small) > 2 * sm_count {
+    let small_blocks = m.div_ceil(small.bm) * n.div_ceil(small.bn) * batch;
+    // Large tiles pay only from about eight waves of small ones (fewer loads
+    // per multiply-add against a longer tail); f32's per-thread tile wants
+    // them from two.
+    let waves = if input == DType::F32 { 2 } else { 8 };
+    if small_blocks > waves * sm_count {
         return GemmPlan {
             tile: large,
             splits: 1,
         };
     }
-    let splits = (sm_count / blocks(&small)).min(k / 512).clamp(1, 4);
+    // A grid that leaves half the multiprocessors idle splits a long k: one
+    // slice per 1024 of k for the tensor-core kernels, per 64 for f32's
+    // (short per-tile work, long latency).
+    let per_slice = if input == DType::F32 { 64 } else { 1024 };
+    let splits = match 2 * small_blocks <= sm_count {
+        true => (sm_count / small_blocks).min(k / per_slice).clamp(1, 8),
+        false => 1,
+    };
     GemmPlan {
         tile: small,
         splits,
