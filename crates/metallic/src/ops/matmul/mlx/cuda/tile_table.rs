@@ -186,10 +186,9 @@ pub fn choose(
         _ => (TILES_16[2], TILES_16[7]),
     };
     let small_blocks = m.div_ceil(small.bm) * n.div_ceil(small.bn) * batch;
-    // Large tiles pay only from about eight waves of small ones (fewer loads
-    // per multiply-add against a longer tail); f32's per-thread tile wants
-    // them from two.
-    let waves = if input == DType::F32 { 2 } else { 8 };
+    // Large tiles pay from about four waves of small ones (fewer loads per
+    // multiply-add against a longer tail); f32's from two.
+    let waves = if input == DType::F32 { 2 } else { 4 };
     if small_blocks > waves * sm_count {
         return GemmPlan {
             tile: large,
