@@ -1,6 +1,6 @@
 //! The CUDA device behind the engine's own API: `Device::Cuda` tensors,
-//! copies between devices, and `Context::matmul` routed to cuBLAS, with
-//! profiling timed by CUDA events.
+//! copies between devices, and `Context::matmul` routed to cuBLAS or the
+//! own kernels, with profiling timed by CUDA events.
 #![cfg(feature = "cuda")]
 
 mod gpu_common;
@@ -94,7 +94,7 @@ fn context_matmul_on_cuda_runs_cublas() {
 }
 
 #[test]
-fn mlx_on_cuda_refuses_unsupported_weights_and_host_access_needs_a_copy() {
+fn mlx_on_cuda_runs_refuses_unsupported_weights_and_host_access_needs_a_copy() {
     let device = cuda();
     let ctx = Context::builder(device.clone())
         .backend(BackendChoice::Mlx)
@@ -103,6 +103,15 @@ fn mlx_on_cuda_refuses_unsupported_weights_and_host_access_needs_a_copy() {
     let mut r = rng(fresh_seed());
     let values = random_vec(&mut r, 16);
     let a = Tensor::from_f32(&device, &values, &[4, 4]).unwrap();
+    let square: Vec<f64> = (0..16)
+        .map(|i| {
+            (0..4)
+                .map(|l| values[(i / 4) * 4 + l] as f64 * values[l * 4 + i % 4] as f64)
+                .sum()
+        })
+        .collect();
+    let product = ctx.matmul(&a, &a.clone(), false, false).unwrap();
+    assert_close(&product.to_f32_vec().unwrap(), &square, Tolerance::F32);
     let x = Tensor::from_f32(&device, &random_vec(&mut r, 256), &[1, 256]).unwrap();
     let q2_k = metallic::testing::random_blocks(&mut r, DType::Q2_K, 4 * 256);
     let w = Tensor::from_bytes(&device, DType::Q2_K, &q2_k, &[4, 256]).unwrap();

@@ -29,7 +29,8 @@ pub struct KernelSource {
 }
 
 /// One specialization of one kernel: which source and entry point, and the
-/// compile-time constants the source is built with (`ACT`, `AUX`, `PARAM`).
+/// compile-time constants the source is built with (`ACT`, `AUX`, `PARAM`,
+/// and any further `-D` defines spelled out in `flags`).
 #[derive(Clone, Copy, Debug)]
 pub struct KernelKey {
     pub source: &'static KernelSource,
@@ -41,6 +42,9 @@ pub struct KernelKey {
     pub aux: DType,
     /// An integer the source is specialized on (`PARAM`, e.g. head size); 0 if none.
     pub param: u32,
+    /// Further compiler options, space-separated (`-DBM=128 -DTRANS_B=1`);
+    /// empty for none. Part of the module's identity.
+    pub flags: &'static str,
 }
 
 impl KernelKey {
@@ -50,6 +54,7 @@ impl KernelKey {
             act: self.act,
             aux: self.aux,
             param: self.param,
+            flags: self.flags,
         }
     }
 }
@@ -76,6 +81,7 @@ struct ModuleKey {
     act: DType,
     aux: DType,
     param: u32,
+    flags: &'static str,
 }
 
 /// What the cache has done since the device was opened.
@@ -158,14 +164,26 @@ impl KernelCache {
         Ok(function)
     }
 
+    /// The device's own architecture unless `flags` names one (an
+    /// architecture-specific target such as `sm_90a`), the constants, then
+    /// `flags`.
     fn options(&self, key: &KernelKey) -> Vec<String> {
-        vec![
-            format!("--gpu-architecture={}", self.arch),
+        let names_arch = key
+            .flags
+            .split_whitespace()
+            .any(|f| f.starts_with("--gpu-architecture="));
+        let mut options = Vec::new();
+        if !names_arch {
+            options.push(format!("--gpu-architecture={}", self.arch));
+        }
+        options.extend([
             "--std=c++17".into(),
             format!("-DACT={}", key.act.gguf_id()),
             format!("-DAUX={}", key.aux.gguf_id()),
             format!("-DPARAM={}", key.param),
-        ]
+        ]);
+        options.extend(key.flags.split_whitespace().map(String::from));
+        options
     }
 
     /// Loads the module from disk, or compiles (and stores) it.
@@ -219,6 +237,9 @@ impl KernelCache {
     }
 }
 
+/// Dynamic shared memory a launch gets without raising the function's limit.
+const DEFAULT_SHARED_BYTES: u32 = 48 * 1024;
+
 /// `value` as a 32-bit kernel argument or grid size, or an error naming it.
 pub(crate) fn u32_of(value: usize, what: &str) -> Result<u32> {
     u32::try_from(value)
@@ -250,7 +271,33 @@ pub(crate) unsafe fn launch(
     block: u32,
     args: &[Arg],
 ) -> Result<()> {
+    // SAFETY: forwarded from the caller; no dynamic shared memory.
+    unsafe { launch_with_shared(device, key, grid, block, 0, args) }
+}
+
+/// `launch` with `shared_bytes` of dynamic shared memory (`extern
+/// __shared__`); above the default 48 KiB the function's limit is raised
+/// first.
+///
+/// # Safety
+/// As for `launch`; `shared_bytes` must cover what the kernel indexes.
+pub(crate) unsafe fn launch_with_shared(
+    device: &CudaDevice,
+    key: KernelKey,
+    grid: (u32, u32, u32),
+    block: u32,
+    shared_bytes: u32,
+    args: &[Arg],
+) -> Result<()> {
     let function = device.function(key)?;
+    if shared_bytes > DEFAULT_SHARED_BYTES {
+        function
+            .set_attribute(
+                cudarc::driver::sys::CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                shared_bytes as i32,
+            )
+            .map_err(|e| driver_error(&format!("raising the shared memory of `{}`", key.entry), e))?;
+    }
     let stream = device.stream();
     let mut builder = stream.launch_builder(&function);
     for arg in args {
@@ -264,7 +311,7 @@ pub(crate) unsafe fn launch(
     let config = LaunchConfig {
         grid_dim: grid,
         block_dim: (block, 1, 1),
-        shared_mem_bytes: 0,
+        shared_mem_bytes: shared_bytes,
     };
     // SAFETY: the caller guarantees the argument list and the memory bounds.
     unsafe { builder.launch(config) }

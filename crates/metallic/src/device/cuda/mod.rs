@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 
 pub use buffer::CudaBuffer;
 pub use graph::CapturedGraph;
-pub(crate) use kernels::{launch, u32_of, Arg};
+pub(crate) use kernels::{launch, launch_with_shared, u32_of, Arg};
 pub use kernels::{KernelKey, KernelSource, KernelStats};
 pub(crate) use library::{with_library, Library};
 pub use storage::{CudaRead, CudaStorage, CudaWrite};

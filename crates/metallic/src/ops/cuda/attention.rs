@@ -133,6 +133,7 @@ pub fn attention(
         act,
         aux: kv_dtype,
         param: s.head_dim as u32,
+        flags: "",
     };
     let args = [
         Arg::Ptr(out.device_ptr()),

@@ -82,6 +82,7 @@ fn key(source: &'static KernelSource, entry: &'static str, act: DType, aux: DTyp
         act,
         aux,
         param: 0,
+        flags: "",
     }
 }
 

@@ -281,7 +281,7 @@ fn map(p: &GemmProblem) -> Result<Mapping> {
 
 /// Checks that every element of every matrix of `operand` (rows × cols)
 /// lies inside `buffer`.
-fn check_bounds(
+pub(crate) fn check_bounds(
     p: &GemmProblem,
     operand: &MatrixOperand,
     name: &'static str,

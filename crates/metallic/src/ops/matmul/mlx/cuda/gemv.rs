@@ -97,6 +97,7 @@ impl GemvVariant {
             act: self.a,
             aux: self.b,
             param: self.param(),
+            flags: "",
         }
     }
 

@@ -1,11 +1,19 @@
-//! The mlx backend on CUDA: the project's own kernels, compiled at run time
-//! by NVRTC through the device's kernel cache. Decode-sized products
-//! (m ≤ 8) go to the GEMV family.
+//! The `mlx` backend on CUDA: the project's own kernels after MLX's "steel"
+//! design, compiled by NVRTC per specialization through the device's kernel
+//! cache. Decode-sized products (m ≤ 8) go to the GEMV family, larger ones
+//! to the tiled GEMM.
 
+pub mod gemm;
+mod gemm_key;
 pub mod gemv;
+pub mod tile_table;
+
+pub use gemm::{run_gemm, run_gemm_with_plan};
+pub use gemm_key::GemmKey;
+pub use tile_table::{GemmPlan, Tile};
 
 use crate::device::cuda::{CudaBuffer, CudaDevice};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ops::matmul::GemmProblem;
 
 /// Runs `problem` on `device`'s stream: C = alpha · A · B + beta · C, C
@@ -20,9 +28,5 @@ pub fn run(
     if problem.m <= gemv::MAX_ROWS {
         return gemv::run(device, problem, a, b, c);
     }
-    Err(Error::Unsupported(format!(
-        "the mlx backend on CUDA has no kernel yet for m = {} > {} rows",
-        problem.m,
-        gemv::MAX_ROWS
-    )))
+    run_gemm(device, problem, a, b, c)
 }
