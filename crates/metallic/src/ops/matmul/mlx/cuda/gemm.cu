@@ -61,9 +61,9 @@ __device__ __forceinline__ Slice slice_of(const act_t *a, const act_t *b, aux_t 
                                           u64 c_si, u64 c_so) {
     u32 z = blockIdx.z;
     u32 split = z % splits;
-    u32 batch = z / splits;
     Slice s;
 #if HAS_BATCH
+    u32 batch = z / splits;
     u64 bi = batch % batch_inner, bo = batch / batch_inner;
     s.a = a + bi * a_si + bo * a_so;
     s.b = b + bi * b_si + bo * b_so;
