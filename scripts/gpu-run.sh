@@ -86,20 +86,39 @@ if [[ -n ${METALLIC_MODEL:-} && -x $here/tools/metallic ]]; then
   cat "$logs/bench-cuda.log"
 fi
 
+# Speed (SPEED=1): the forward pass on the default model, with and without
+# the decode graph, and the decode-shape table of both matmul backends.
+if [[ -n ${SPEED:-} && -n ${METALLIC_MODEL:-} ]]; then
+  run "speed-cuda" "$here/tools/qwen2_speed" --device cuda 512 256 2048
+  METALLIC_CUDA_GRAPH=0 run "speed-cuda-no-graph" "$here/tools/qwen2_speed" --device cuda 512 256 2048
+  cat "$logs/speed-cuda.log" "$logs/speed-cuda-no-graph.log"
+fi
+if [[ -n ${SPEED:-} && -x $here/tools/cuda_matmul_table ]]; then
+  run "matmul-table" "$here/tools/cuda_matmul_table"
+  cat "$logs/matmul-table.log"
+fi
+
 # Memcheck over the GPU tests.
 if [[ -n ${SKIP_SANITIZER:-} ]]; then
   summary+=("compute-sanitizer: skipped (SKIP_SANITIZER)")
 elif command -v compute-sanitizer >/dev/null; then
   for exe in "$here"/bin/test-gpu_*; do
     name=$(basename "$exe")
-    run "memcheck-$name" compute-sanitizer --tool memcheck --error-exitcode 99 \
-      "$exe" --test-threads=1
+    # The Qwen-sized products (a 151936-row output layer, m = 512) take
+    # minutes under the sanitizer; the small tests cover the same kernels.
+    run "memcheck-$name" timeout 300 compute-sanitizer --tool memcheck --error-exitcode 99 \
+      "$exe" --test-threads=1 --skip qwen_
     grep -h "ERROR SUMMARY" "$logs/memcheck-$name.log" || true
   done
   # Shared-memory races (attention, reductions).
   run "racecheck-test-gpu_ops" compute-sanitizer --tool racecheck --error-exitcode 99 \
     "$here/bin/test-gpu_ops" --test-threads=1
-  grep -h "ERROR SUMMARY\|RACECHECK SUMMARY" "$logs/racecheck-test-gpu_ops.log" || true
+  # The matmul kernels' shared-memory staging, reductions and splits.
+  run "racecheck-test-gpu_mlx_gemv" timeout 240 compute-sanitizer --tool racecheck \
+    --error-exitcode 99 "$here/bin/test-gpu_mlx_gemv" --test-threads=1 aligned_k padded_offset
+  run "racecheck-test-gpu_mlx_gemm" timeout 240 compute-sanitizer --tool racecheck \
+    --error-exitcode 99 "$here/bin/test-gpu_mlx_gemm" --test-threads=1 small_every_tile
+  grep -h "ERROR SUMMARY\|RACECHECK SUMMARY" "$logs"/racecheck-*.log || true
 else
   summary+=("compute-sanitizer: NOT FOUND")
 fi

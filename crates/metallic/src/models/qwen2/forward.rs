@@ -69,11 +69,8 @@ impl Batch<'_> {
         ctx.add(&s.q_proj, &w.q_bias, &s.q_biased)?;
         ctx.add(&s.k_proj, &w.k_bias, &s.k_biased)?;
         self.mix(ctx, index, w)?;
-        let s = &mut *self.scratch;
-        project(ctx, &s.attn, &w.output, &s.attn_out)?;
-        ctx.add(&s.x, &s.attn_out, &s.x_next)?;
-        std::mem::swap(&mut s.x, &mut s.x_next);
-        Ok(())
+        let s = &*self.scratch;
+        add_projection(ctx, &s.attn, &w.output, &s.x)
     }
 
     /// The batch's rows of the embedding table into `x`.
@@ -181,16 +178,20 @@ impl Batch<'_> {
 
     /// x += down(silu(gate(h)) · up(h)), h = RMSNorm(x).
     fn mlp(&mut self, ctx: &Context, w: &BlockWeights) -> Result<()> {
-        let s = &mut *self.scratch;
+        let s = &*self.scratch;
         ctx.rms_norm(&s.x, &w.ffn_norm, self.config.rms_eps, &s.normed)?;
         project(ctx, &s.normed, &w.gate, &s.gate)?;
         project(ctx, &s.normed, &w.up, &s.up)?;
         ctx.swiglu(&s.gate, &s.up, &s.act)?;
-        project(ctx, &s.act, &w.down, &s.down)?;
-        ctx.add(&s.x, &s.down, &s.x_next)?;
-        std::mem::swap(&mut s.x, &mut s.x_next);
-        Ok(())
+        add_projection(ctx, &s.act, &w.down, &s.x)
     }
+}
+
+/// residual += x · Wᵀ, in place: the product's epilogue adds it (β = 1),
+/// one kernel instead of a product and an addition.
+fn add_projection(ctx: &Context, x: &Tensor, weight: &Tensor, residual: &Tensor) -> Result<()> {
+    ctx.matmul_alpha_beta(x, weight, Some(residual), false, true, 1.0, 1.0)?;
+    Ok(())
 }
 
 /// out = x · Wᵀ for a weight stored [out, in] in its GGUF type.

@@ -10,9 +10,8 @@ use crate::tensor::Tensor;
 pub struct Scratch {
     /// Tokens per batch these buffers hold.
     pub seq: usize,
-    /// The residual stream [seq, hidden] and its next value.
+    /// The residual stream [seq, hidden], updated in place.
     pub x: Tensor,
-    pub x_next: Tensor,
     /// RMSNorm output [seq, hidden].
     pub normed: Tensor,
     /// Projections before and after their biases.
@@ -33,12 +32,10 @@ pub struct Scratch {
     /// [seq, heads·head_dim] for the output projection.
     pub attn_heads: Tensor,
     pub attn: Tensor,
-    pub attn_out: Tensor,
-    /// MLP [seq, ffn] and its output [seq, hidden].
+    /// MLP [seq, ffn].
     pub gate: Tensor,
     pub up: Tensor,
     pub act: Tensor,
-    pub down: Tensor,
     /// On a GPU, the batch's token ids and positions in device memory (the
     /// kernels read them there; see `ops::cuda::BatchIndices`).
     #[cfg(feature = "cuda")]
@@ -56,7 +53,6 @@ impl Scratch {
         Ok(Scratch {
             seq,
             x: buffer(&[seq, c.hidden_size])?,
-            x_next: buffer(&[seq, c.hidden_size])?,
             normed: buffer(&[seq, c.hidden_size])?,
             q_proj: buffer(&[seq, c.hidden_size])?,
             q_biased: buffer(&[seq, c.hidden_size])?,
@@ -68,11 +64,9 @@ impl Scratch {
             probs: buffer(&[c.n_kv_heads, group * seq, capacity])?,
             attn_heads: buffer(&[c.n_heads, seq, c.head_dim])?,
             attn: buffer(&[seq, c.hidden_size])?,
-            attn_out: buffer(&[seq, c.hidden_size])?,
             gate: buffer(&[seq, c.ffn_size])?,
             up: buffer(&[seq, c.ffn_size])?,
             act: buffer(&[seq, c.ffn_size])?,
-            down: buffer(&[seq, c.hidden_size])?,
             #[cfg(feature = "cuda")]
             indices,
         })

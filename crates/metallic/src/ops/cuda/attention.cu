@@ -4,11 +4,14 @@
 // head h / (heads / kv_heads). Each of the block's warps walks every
 // WARPS-th key with an online softmax (running max, running sum, running
 // P·V in registers: PARAM / 32 values per lane); the warps merge at the end.
-// PARAM is the head size (a multiple of 32, at most 256).
+// PARAM is the head size (a multiple of 32, at most 256). 16 warps: a decode
+// step has one block per query head (14 for Qwen2.5-0.5B, on 132 SMs), so a
+// long context is split 16 ways inside each block (4 warps decoded 247
+// tok/s after a 512-token prompt, against 418 from an empty context).
 
 #define HEAD_DIM PARAM
 #define PER_LANE (HEAD_DIM / 32)
-#define WARPS 4
+#define WARPS 16
 
 extern "C" __global__ void __launch_bounds__(WARPS * 32)
 attention(act_t *out, const act_t *q, const aux_t *k, const aux_t *v, u32 heads,

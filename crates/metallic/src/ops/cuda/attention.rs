@@ -12,7 +12,7 @@ static SOURCE: KernelSource = KernelSource {
 };
 
 /// Threads per block: the kernel's WARPS × 32.
-const THREADS: u32 = 128;
+const THREADS: u32 = 512;
 
 /// Shapes and strides (in elements) of one attention call. Queries and
 /// outputs are [tokens, heads, head_dim]; the caches are
@@ -158,7 +158,7 @@ pub fn attention(
         )));
     }
     // SAFETY: the arguments follow `attention` in attention.cu; grid (heads,
-    // tokens), 128 threads; q, out and both caches were checked to hold
+    // tokens), 512 threads; q, out and both caches were checked to hold
     // every head span of every token and every position below the
     // capacity that `positions` keeps its values under.
     unsafe {
