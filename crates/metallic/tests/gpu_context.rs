@@ -84,13 +84,26 @@ fn context_matmul_on_cuda_runs_cublas() {
     let tall = Tensor::from_f32(&device, &random_vec(&mut r, 64 * k), &[64, k]).unwrap();
     auto.matmul(&a, &b, false, true).unwrap();
     auto.matmul(&tall, &b, false, true).unwrap();
+    // Half precision at m = 128: a small product to mlx's tiled GEMM, the
+    // gate projection's size to cuBLAS (the measured rule in route.rs).
+    let mut f16_matrix = |rows: usize, cols: usize| {
+        let values: Vec<half::f16> = random_vec(&mut r, rows * cols)
+            .into_iter()
+            .map(half::f16::from_f32)
+            .collect();
+        Tensor::from_f16(&device, &values, &[rows, cols]).unwrap()
+    };
+    let x = f16_matrix(128, 896);
+    auto.matmul(&x, &f16_matrix(896, 896), false, true).unwrap();
+    auto.matmul(&x, &f16_matrix(4864, 896), false, true)
+        .unwrap();
     let backends: Vec<&str> = auto
         .instrumentation()
         .records()
         .iter()
         .map(|r| r.backend)
         .collect();
-    assert_eq!(backends, ["mlx", "vendor"]);
+    assert_eq!(backends, ["mlx", "vendor", "mlx", "vendor"]);
 }
 
 #[test]

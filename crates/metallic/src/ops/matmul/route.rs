@@ -97,23 +97,55 @@ pub fn choose_on(
     choose(choice, problem)
 }
 
-/// `auto` on CUDA, from the tables in docs/PERF.md (H100, 2026-11-26,
-/// `examples/cuda_matmul_table`, calls replayed in a CUDA graph over weights
-/// larger than the L2):
-/// - m ≤ 8 (decode): mlx's GEMV. Float weights: 1.43–1.71× cuBLAS on the
-///   small matrices, at or above it on the large ones. GGUF blocks: 1.07–1.44×
-///   cuBLAS on an f16 copy, except gate and gate+up at 0.94–0.98×, kept on
-///   mlx all the same: cuBLAS would need that f16 copy (3.5× the Q5_0 bytes)
-///   and its widening per call.
-/// - larger m: cuBLAS.
+/// `auto` on CUDA, from the tables in docs/PERF.md (H100, 2026-11-26):
+/// - m ≤ 8 (decode; `examples/cuda_matmul_table`, calls replayed in a CUDA
+///   graph over weights larger than the L2): mlx's GEMV. Float weights:
+///   1.43–1.75× cuBLAS on the small matrices, 0.88–0.99 of its time on the
+///   large ones. GGUF blocks: 0.69–0.94 of cuBLAS's time on an f16 copy,
+///   except gate and gate+up at 1.02–1.06, kept on mlx all the same: cuBLAS
+///   would need that f16 copy (3.5× the Q5_0 bytes) and a widening per call.
+/// - larger m with half-precision products (f16/bf16, or GGUF blocks widened
+///   to f16; `examples/cuda_gemm_bench`): mlx's tiled GEMM on small products
+///   — cuBLAS/mlx time 0.95–1.75 on q, k, v, qkv, o at m = 128 and 512
+///   (m·n·k ≤ 2²⁹) and on 14-head attention batches at s = 128 (1.5–1.75) —
+///   cuBLAS on the larger ones, where mlx's Hopper kernel reaches 0.52–0.93
+///   of cuBLAS's speed (gate, gate+up, down, output layer; attention at s =
+///   512).
+/// - larger m in f32 (exact, no TF32): cuBLAS (mlx's FFMA kernel 0.3–1.5×).
 #[cfg(feature = "cuda")]
 pub fn cuda_auto_rule(problem: &GemmProblem) -> Backend {
+    use crate::dtype::DType::F32;
     if problem.m <= super::mlx::cuda::gemv::MAX_ROWS {
+        return Backend::Mlx;
+    }
+    let batch = problem.batch_count();
+    let work = problem
+        .m
+        .saturating_mul(problem.n)
+        .saturating_mul(problem.k)
+        .saturating_mul(batch);
+    let small = if batch == 1 {
+        work <= MLX_CUDA_GEMM_MAX_WORK
+    } else {
+        work <= MLX_CUDA_BATCHED_MAX_WORK
+    };
+    let half = !(problem.a.dtype == F32 && problem.b.dtype == F32);
+    if half && small {
         Backend::Mlx
     } else {
         Backend::Vendor
     }
 }
+
+/// m·n·k up to which mlx's tiled GEMM beat cuBLAS on one matrix (qkv at
+/// m = 512 is 0.53·2³⁰; gate at m = 128, 0.52·2³⁰, went to cuBLAS).
+#[cfg(feature = "cuda")]
+const MLX_CUDA_GEMM_MAX_WORK: usize = 1 << 29;
+
+/// batch·m·n·k up to which it beat cuBLAS on attention batches (14 heads at
+/// s = 128: 2²⁴; at s = 512, 2²⁸, cuBLAS was faster).
+#[cfg(feature = "cuda")]
+const MLX_CUDA_BATCHED_MAX_WORK: usize = 1 << 25;
 
 /// Rows of A from which f32 prefill goes back to the vendor library
 /// (packed f32 GEMM): measured faster at m = 32 for mlx, at m = 128 for
