@@ -89,12 +89,11 @@ pub fn choose_on(
     choice: BackendChoice,
     problem: &GemmProblem,
 ) -> Backend {
-    #[cfg(feature = "cuda")]
-    if !device.is_host() && choice == BackendChoice::Auto {
-        return cuda_auto_rule(problem);
+    match (device, choice) {
+        #[cfg(feature = "cuda")]
+        (crate::device::Device::Cuda(_), BackendChoice::Auto) => cuda_auto_rule(problem),
+        _ => choose(choice, problem),
     }
-    let _ = device;
-    choose(choice, problem)
 }
 
 /// `auto` on CUDA, from the tables in docs/PERF.md (H100, 2026-11-26):
