@@ -257,41 +257,6 @@ fn center_q4k_groups(packed: &mut [u8], scales: [u8; 8]) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::quant::dequantize_f32;
-
-    /// The writer's promise that the model tests rely on for unit-scale
-    /// activations: every value within ±`scale` (up to Q8_0's 128/127 and
-    /// f16 rounding of the block scales).
-    #[test]
-    fn random_weights_stay_within_the_scale() {
-        let seed = super::super::fresh_seed();
-        let mut r = rng(seed);
-        let types = [
-            DType::Q8_0,
-            DType::Q5_0,
-            DType::Q4_0,
-            DType::Q5_1,
-            DType::Q4_1,
-            DType::Q4_K,
-            DType::Q6_K,
-        ];
-        for dtype in types {
-            let (n, scale) = (256 * 64, 0.125);
-            let bytes = random_weights(dtype, n, scale, &mut r).unwrap();
-            let mut values = vec![0f32; n];
-            dequantize_f32(dtype, &bytes, &mut values).unwrap();
-            let worst = values.iter().fold(0f32, |m, v| m.max(v.abs()));
-            assert!(
-                worst <= 1.01 * scale,
-                "seed {seed}: {dtype} value {worst} beyond ±{scale}"
-            );
-        }
-    }
-}
-
 /// A tiny model in the system's temporary directory, removed on drop.
 pub struct TinyModelFile {
     pub path: PathBuf,
@@ -333,4 +298,39 @@ impl Drop for TinyModelFile {
 fn unique() -> u64 {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quant::dequantize_f32;
+
+    /// The writer's promise that the model tests rely on for unit-scale
+    /// activations: every value within ±`scale` (up to Q8_0's 128/127 and
+    /// f16 rounding of the block scales).
+    #[test]
+    fn random_weights_stay_within_the_scale() {
+        let seed = super::super::fresh_seed();
+        let mut r = rng(seed);
+        let types = [
+            DType::Q8_0,
+            DType::Q5_0,
+            DType::Q4_0,
+            DType::Q5_1,
+            DType::Q4_1,
+            DType::Q4_K,
+            DType::Q6_K,
+        ];
+        for dtype in types {
+            let (n, scale) = (256 * 64, 0.125);
+            let bytes = random_weights(dtype, n, scale, &mut r).unwrap();
+            let mut values = vec![0f32; n];
+            dequantize_f32(dtype, &bytes, &mut values).unwrap();
+            let worst = values.iter().fold(0f32, |m, v| m.max(v.abs()));
+            assert!(
+                worst <= 1.01 * scale,
+                "seed {seed}: {dtype} value {worst} beyond ±{scale}"
+            );
+        }
+    }
 }
