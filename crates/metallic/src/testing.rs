@@ -103,9 +103,17 @@ pub fn random_vec(rng: &mut impl Rng, len: usize) -> Vec<f32> {
         .collect()
 }
 
-/// A fresh seed for one test run (time-based), so every run draws new inputs.
+/// A fresh seed for one test run (time-based), so every run draws new inputs;
+/// `METALLIC_TEST_SEED=<seed>` replays a printed seed instead (every test
+/// of the run then draws that seed).
 pub fn fresh_seed() -> u64 {
     use std::time::{SystemTime, UNIX_EPOCH};
+    if let Ok(seed) = std::env::var("METALLIC_TEST_SEED") {
+        return seed
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("METALLIC_TEST_SEED={seed:?} is not a u64"));
+    }
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)

@@ -51,8 +51,8 @@ fn logits_match_the_float64_reference() {
             let mut model = Qwen2Model::load(&gguf, &ctx, 32).unwrap();
             let tokens = random_tokens(&mut r, 11, dims.vocab);
             let logits = model.forward(&ctx, &tokens, true).unwrap();
-            let expected: Vec<f64> = reference.logits(&tokens).concat();
-            if let Err(msg) = check_own_kernels(dtype, &logits, &expected) {
+            let (exact, rounded) = reference_logits(reference, dtype, &tokens);
+            if let Err(msg) = check_own_kernels(dtype, &logits, &exact, &rounded) {
                 panic!("{dtype} tied={tied}: {msg}");
             }
             assert_eq!(model.position(), tokens.len());
@@ -97,27 +97,57 @@ fn decode_one_by_one(model: &mut Qwen2Model, ctx: &Context, tokens: &[u32]) -> V
 }
 
 /// The project's own kernels quantize activations to 8 bits (blocks of 32
-/// with one scale, as llama.cpp does) before multiplying quantized weights.
-/// That rounding adds noise of about 0.6% (RMS, relative) to each product's
-/// inputs; over the 14 products of two blocks it adds up to about 2% of the
-/// logits' RMS. So: RMS error within 3% of the logits' RMS, and every logit
-/// within 15% of it (about six standard deviations of that noise). A wrong
-/// rotation, mask or bias moves logits by a large fraction of their scale.
-/// Float weights run in exact f32.
-fn check_own_kernels(dtype: DType, actual: &[f32], expected: &[f64]) -> Result<(), String> {
+/// with one scale, 256 against K formats, as llama.cpp does) before
+/// multiplying quantized weights. That rounding adds noise of about 0.6%
+/// (RMS, relative) to each product's inputs; over the 14 products of two
+/// blocks it adds up to about 2% of the logits' RMS (1.3-1.7% measured, at
+/// most 2.4% in 1,600 models): so the RMS error against the exact reference
+/// is within 3% of the logits' RMS. Single logits are compared with the
+/// reference that rounds the products' inputs as the kernels do
+/// (`rounded`): the noise of one logit is not bounded by that RMS, as each
+/// position's noise depends on its own activations (one model's positions
+/// ranged from 1.1% to 3.9%) and its largest logit error reached 17% of
+/// the RMS. Against the rounded reference what remains is f32 rounding and,
+/// now and then, an activation whose f32 and f64 values round to adjacent
+/// levels: one step on one input (at most 7% of the RMS in 1,600 models,
+/// none in most): every logit within 15% of the RMS, and the RMS error
+/// within 3%. A wrong rotation, mask or bias moves logits by a large
+/// fraction of their scale. Float weights run in exact f32.
+fn check_own_kernels(
+    dtype: DType,
+    actual: &[f32],
+    exact: &[f64],
+    rounded: &[f64],
+) -> Result<(), String> {
     if dtype == DType::F32 {
-        return check_close(actual, expected, F32_LOGITS);
+        return check_close(actual, exact, F32_LOGITS);
     }
     let rms = |values: &mut dyn Iterator<Item = f64>| {
         let (sum, n) = values.fold((0.0, 0usize), |(s, n), x| (s + x * x, n + 1));
         (sum / n.max(1) as f64).sqrt()
     };
-    let scale = rms(&mut expected.iter().copied());
-    let error = rms(&mut actual.iter().zip(expected).map(|(&a, e)| f64::from(a) - e));
-    if error > 0.03 * scale {
-        return Err(format!("RMS error {error} against logits of RMS {scale}"));
+    let scale = rms(&mut exact.iter().copied());
+    for (reference, name) in [(exact, "exact"), (rounded, "rounded")] {
+        let error = rms(&mut actual.iter().zip(reference).map(|(&a, e)| f64::from(a) - e));
+        if error > 0.03 * scale {
+            return Err(format!(
+                "RMS error {error} against the {name} reference's logits of RMS {scale}"
+            ));
+        }
     }
-    check_close(actual, expected, Tolerance::new(0.15 * scale, 0.0))
+    check_close(actual, rounded, Tolerance::new(0.15 * scale, 0.0))
+        .map_err(|e| format!("against the rounded reference: {e}"))
+}
+
+/// The reference's logits of `tokens`: exact, and with the products'
+/// inputs rounded as the project's kernels round them for `dtype`.
+fn reference_logits(reference: Reference, dtype: DType, tokens: &[u32]) -> (Vec<f64>, Vec<f64>) {
+    let exact = reference.logits(tokens).concat();
+    let rounded = reference
+        .with_8_bit_activations(dtype.block_size())
+        .logits(tokens)
+        .concat();
+    (exact, rounded)
 }
 
 #[test]
@@ -133,8 +163,8 @@ fn own_kernels_match_the_reference_and_prefill_matches_decode() {
         let mut model = Qwen2Model::load(&gguf, &ctx, 16).unwrap();
         let tokens = random_tokens(&mut r, 9, dims.vocab);
         let batched = model.forward(&ctx, &tokens, true).unwrap();
-        let expected: Vec<f64> = reference.logits(&tokens).concat();
-        if let Err(msg) = check_own_kernels(dtype, &batched, &expected) {
+        let (exact, rounded) = reference_logits(reference, dtype, &tokens);
+        if let Err(msg) = check_own_kernels(dtype, &batched, &exact, &rounded) {
             panic!("{dtype} against the reference: {msg}");
         }
         // One token at a time must agree with the batch up to the

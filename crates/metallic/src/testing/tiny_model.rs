@@ -212,7 +212,8 @@ pub fn random_weights(dtype: DType, n: usize, scale: f32, r: &mut StdRng) -> Res
         // d·q + m with q unsigned, of 5 or 4 bits.
         DType::Q5_1 => vec![(0, 2.0 * scale / 31.0), (2, -scale)],
         DType::Q4_1 => vec![(0, 2.0 * scale / 15.0), (2, -scale)],
-        // d·sc·q − dmin·m with 6-bit sc, m and 4-bit q (mean zero).
+        // d·sc·q − dmin·m with 6-bit sc, m and 4-bit q; m = sc (see
+        // `center_q4k_groups`) makes each group's values (scale·sc/63)·(2q/15 − 1).
         DType::Q4_K => vec![(0, 2.0 * scale / (63.0 * 15.0)), (2, scale / 63.0)],
         // d·sc·(q − 32) with signed 8-bit sc and 6-bit q; d is last.
         DType::Q6_K => vec![(208, scale / (128.0 * 32.0))],
@@ -227,8 +228,33 @@ pub fn random_weights(dtype: DType, n: usize, scale: f32, r: &mut StdRng) -> Res
         for &(at, value) in &fields {
             block[at..at + 2].copy_from_slice(&half::f16::from_f32(value).to_le_bytes());
         }
+        if dtype == DType::Q4_K {
+            center_q4k_groups(
+                &mut block[4..16],
+                std::array::from_fn(|_| r.random_range(0..64)),
+            );
+        }
     }
     Ok(bytes)
+}
+
+/// Packs a Q4_K block's eight 6-bit group scales with each group's minimum
+/// equal to its scale, so that every group of 32 values is centered on zero. With random
+/// minimums instead, each group carries a random offset of up to ±`scale`
+/// shared by its 32 values: the offsets add up along a row instead of
+/// cancelling, activations come out about six times unit size, and the
+/// attention scores (about ±35) make softmax flip between near-tied keys on
+/// the 8-bit activation noise of the project's kernels.
+fn center_q4k_groups(packed: &mut [u8], scales: [u8; 8]) {
+    // The 12-byte packing of `quant::kquants::scale_min_k4`, min = scale:
+    // bytes 0..4 and 4..8 hold the low groups' scales and mins, 8..12 the
+    // high groups' low nibbles, and the top two bits of 0..8 their rest.
+    for j in 0..4 {
+        let (low, high) = (scales[j], scales[j + 4]);
+        packed[j] = low | (high >> 4) << 6;
+        packed[j + 4] = low | (high >> 4) << 6;
+        packed[j + 8] = (high & 0x0F) | (high & 0x0F) << 4;
+    }
 }
 
 /// A tiny model in the system's temporary directory, removed on drop.
@@ -272,4 +298,39 @@ impl Drop for TinyModelFile {
 fn unique() -> u64 {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quant::dequantize_f32;
+
+    /// The writer's promise that the model tests rely on for unit-scale
+    /// activations: every value within ±`scale` (up to Q8_0's 128/127 and
+    /// f16 rounding of the block scales).
+    #[test]
+    fn random_weights_stay_within_the_scale() {
+        let seed = super::super::fresh_seed();
+        let mut r = rng(seed);
+        let types = [
+            DType::Q8_0,
+            DType::Q5_0,
+            DType::Q4_0,
+            DType::Q5_1,
+            DType::Q4_1,
+            DType::Q4_K,
+            DType::Q6_K,
+        ];
+        for dtype in types {
+            let (n, scale) = (256 * 64, 0.125);
+            let bytes = random_weights(dtype, n, scale, &mut r).unwrap();
+            let mut values = vec![0f32; n];
+            dequantize_f32(dtype, &bytes, &mut values).unwrap();
+            let worst = values.iter().fold(0f32, |m, v| m.max(v.abs()));
+            assert!(
+                worst <= 1.01 * scale,
+                "seed {seed}: {dtype} value {worst} beyond ±{scale}"
+            );
+        }
+    }
 }

@@ -29,10 +29,14 @@ pub fn write_model(dims: TinyDims, matrix_type: DType, tied: bool, seed: u64) ->
     TinyModelFile::write(dims, matrix_type, tied, seed).unwrap()
 }
 
-/// The float64 reference: every weight dequantized, every step in f64.
+/// The float64 reference: every weight dequantized, every step in f64;
+/// optionally with the 8-bit activation rounding of the project's kernels.
 pub struct Reference {
     dims: TinyDims,
     tensors: std::collections::HashMap<String, Vec<f64>>,
+    /// Values per activation scale when the inputs of every weight product
+    /// are rounded as the kernels round them (see `rounded_to_8_bits`).
+    activation_block: Option<usize>,
 }
 
 impl Reference {
@@ -49,7 +53,21 @@ impl Reference {
                 )
             })
             .collect();
-        Reference { dims, tensors }
+        Reference {
+            dims,
+            tensors,
+            activation_block: None,
+        }
+    }
+
+    /// The same reference with the input of every weight product rounded to
+    /// 8 bits, one scale per `block` values, as the project's quantized
+    /// kernels do before multiplying.
+    pub fn with_8_bit_activations(self, block: usize) -> Reference {
+        Reference {
+            activation_block: Some(block),
+            ..self
+        }
     }
 
     fn get(&self, name: &str) -> &[f64] {
@@ -58,6 +76,14 @@ impl Reference {
 
     /// y = W · x for W stored [rows, x.len()].
     fn matvec(&self, name: &str, x: &[f64]) -> Vec<f64> {
+        let rounded;
+        let x = match self.activation_block {
+            Some(block) => {
+                rounded = rounded_to_8_bits(x, block);
+                &rounded
+            }
+            None => x,
+        };
         self.get(name)
             .chunks(x.len())
             .map(|row| row.iter().zip(x).map(|(a, b)| a * b).sum())
@@ -156,6 +182,23 @@ impl Reference {
             .map(|x| self.matvec(output, &self.rms_norm("output_norm.weight", x)))
             .collect()
     }
+}
+
+/// `x` with each block of `block` values rounded to ±127 levels of its
+/// largest magnitude (ties to even), as `quant::activation` rounds them.
+fn rounded_to_8_bits(x: &[f64], block: usize) -> Vec<f64> {
+    x.chunks(block)
+        .flat_map(|b| {
+            let amax = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            b.iter().map(move |&v| {
+                if amax == 0.0 {
+                    0.0
+                } else {
+                    (v * 127.0 / amax).round_ties_even().clamp(-127.0, 127.0) * amax / 127.0
+                }
+            })
+        })
+        .collect()
 }
 
 pub fn random_tokens(r: &mut impl Rng, n: usize, vocab: usize) -> Vec<u32> {
