@@ -12,7 +12,7 @@ use metallic::models::qwen2::Qwen2Model;
 use metallic::testing::tiny_model::TinyDims;
 use metallic::testing::{check_close, fresh_seed, rng, Tolerance};
 use metallic::{Context, DType, Device};
-use tiny_qwen2::{random_tokens, write_model, Reference, KQUANT};
+use tiny_qwen2::{random_tokens, rms, rms_error, write_model, Reference, KQUANT};
 
 /// The GPU attention kernel takes head sizes of 32·k: 4 heads of 32.
 const SMALL: TinyDims = TinyDims {
@@ -36,12 +36,8 @@ fn check_logits(dtype: DType, actual: &[f32], expected: &[f64]) -> Result<(), St
     if dtype == DType::F32 {
         return check_close(actual, expected, F32_LOGITS);
     }
-    let rms = |values: &mut dyn Iterator<Item = f64>| {
-        let (sum, n) = values.fold((0.0, 0usize), |(s, n), x| (s + x * x, n + 1));
-        (sum / n.max(1) as f64).sqrt()
-    };
-    let scale = rms(&mut expected.iter().copied());
-    let error = rms(&mut actual.iter().zip(expected).map(|(&a, e)| f64::from(a) - e));
+    let scale = rms(expected.iter().copied());
+    let error = rms_error(actual, expected);
     if error > 0.004 * scale {
         return Err(format!("RMS error {error} against logits of RMS {scale}"));
     }

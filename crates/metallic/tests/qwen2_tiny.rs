@@ -11,7 +11,7 @@ use metallic::ops::matmul::BackendChoice;
 use metallic::testing::tiny_model::TinyDims;
 use metallic::testing::{check_close, fresh_seed, rng, Tolerance};
 use metallic::{Context, DType, Device};
-use tiny_qwen2::{random_tokens, write_model, Reference, KQUANT, SMALL};
+use tiny_qwen2::{random_tokens, rms, rms_error, write_model, Reference, KQUANT, SMALL};
 
 fn context(backend: BackendChoice) -> Context {
     Context::builder(Device::Cpu)
@@ -122,13 +122,9 @@ fn check_own_kernels(
     if dtype == DType::F32 {
         return check_close(actual, exact, F32_LOGITS);
     }
-    let rms = |values: &mut dyn Iterator<Item = f64>| {
-        let (sum, n) = values.fold((0.0, 0usize), |(s, n), x| (s + x * x, n + 1));
-        (sum / n.max(1) as f64).sqrt()
-    };
-    let scale = rms(&mut exact.iter().copied());
+    let scale = rms(exact.iter().copied());
     for (reference, name) in [(exact, "exact"), (rounded, "rounded")] {
-        let error = rms(&mut actual.iter().zip(reference).map(|(&a, e)| f64::from(a) - e));
+        let error = rms_error(actual, reference);
         if error > 0.03 * scale {
             return Err(format!(
                 "RMS error {error} against the {name} reference's logits of RMS {scale}"

@@ -9,19 +9,10 @@ use metallic::testing::{check_close, fresh_seed, random_vec, rng, Tolerance};
 use metallic::{DType, Tensor};
 use rand::Rng;
 
-const QUANTIZED: [DType; 11] = [
-    DType::Q4_0,
-    DType::Q4_1,
-    DType::Q5_0,
-    DType::Q5_1,
-    DType::Q8_0,
-    DType::Q2_K,
-    DType::Q3_K,
-    DType::Q4_K,
-    DType::Q5_K,
-    DType::Q6_K,
-    DType::Q8_K,
-];
+/// Every GGUF block type the engine reads.
+fn quantized_types() -> impl Iterator<Item = DType> {
+    DType::ALL.into_iter().filter(|d| d.is_quantized())
+}
 
 /// Byte offsets of each block's f16 scales, as GGUF lays the blocks out.
 fn f16_scale_fields(dtype: DType) -> &'static [usize] {
@@ -98,7 +89,7 @@ fn check_weights(x: &Tensor, w: &Tensor, seed: u64) {
 fn every_block_type_on_small_shapes() {
     let seed = fresh_seed();
     let r = &mut rng(seed);
-    for dtype in QUANTIZED {
+    for dtype in quantized_types() {
         let k = 2 * dtype.block_size();
         let w = random_weights(r, dtype, 33, k);
         for m in [1, 5] {
@@ -113,7 +104,7 @@ fn every_block_type_on_small_shapes() {
 fn sliced_weights_padded_activations_and_batches() {
     let seed = fresh_seed();
     let r = &mut rng(seed);
-    for dtype in QUANTIZED {
+    for dtype in quantized_types() {
         let k = 2 * dtype.block_size();
         // Rows 3..20 of a weight matrix (an offset into the buffer), and the
         // second block of every row (a padded row stride).

@@ -204,3 +204,16 @@ fn rounded_to_8_bits(x: &[f64], block: usize) -> Vec<f64> {
 pub fn random_tokens(r: &mut impl Rng, n: usize, vocab: usize) -> Vec<u32> {
     (0..n).map(|_| r.random_range(0..vocab as u32)).collect()
 }
+
+/// Root mean square of `values`.
+pub fn rms(values: impl IntoIterator<Item = f64>) -> f64 {
+    let (sum, n) = values
+        .into_iter()
+        .fold((0.0, 0usize), |(s, n), x| (s + x * x, n + 1));
+    (sum / n.max(1) as f64).sqrt()
+}
+
+/// RMS of `actual - expected`.
+pub fn rms_error(actual: &[f32], expected: &[f64]) -> f64 {
+    rms(actual.iter().zip(expected).map(|(&a, e)| f64::from(a) - e))
+}
