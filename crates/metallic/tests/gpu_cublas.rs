@@ -8,49 +8,9 @@ mod gpu_common;
 use gpu_common::*;
 use metallic::device::cuda::CudaBuffer;
 use metallic::ops::matmul::vendor::cublas::CublasGemm;
-use metallic::ops::matmul::{GemmProblem, MatrixOperand};
+use metallic::ops::matmul::GemmProblem;
 use metallic::testing::{fresh_seed, random_vec, rng};
 use metallic::{DType, Error};
-
-/// One operand's storage: layout plus the buffer length it needs.
-#[allow(clippy::too_many_arguments)]
-fn operand(
-    dtype: DType,
-    rows: usize,
-    cols: usize,
-    row_major: bool,
-    pad: usize,
-    offset: usize,
-    batch_shape: &[usize],
-    broadcast: &[bool],
-) -> (MatrixOperand, usize) {
-    let ld = if row_major { cols } else { rows } + pad;
-    let matrix = if row_major { rows * ld } else { cols * ld };
-    let mut strides = vec![0; batch_shape.len()];
-    let mut step = matrix;
-    for i in (0..batch_shape.len()).rev() {
-        if !broadcast[i] {
-            strides[i] = step;
-            step *= batch_shape[i];
-        }
-    }
-    let op = MatrixOperand {
-        dtype,
-        row_major,
-        ld,
-        offset,
-        batch_strides: strides,
-    };
-    (op, offset + step)
-}
-
-fn at(op: &MatrixOperand, base: usize, r: usize, c: usize) -> usize {
-    base + if op.row_major {
-        r * op.ld + c
-    } else {
-        c * op.ld + r
-    }
-}
 
 #[derive(Clone, Debug)]
 struct Case {

@@ -12,7 +12,7 @@ mod gpu_common;
 use gpu_common::*;
 use metallic::device::cuda::{CudaBuffer, CudaDevice};
 use metallic::ops::matmul::mlx::cuda::gemv::{self, GemvVariant, WeightLayout};
-use metallic::ops::matmul::{mlx, BackendChoice, GemmProblem, MatrixOperand};
+use metallic::ops::matmul::{mlx, BackendChoice, GemmProblem};
 use metallic::testing::{check_close, fresh_seed, random_blocks, rng, Tolerance};
 use metallic::{Context, DType, Device, Error, Tensor};
 use rand::Rng;
@@ -94,45 +94,6 @@ fn case(m: usize, n: usize, k: usize, a: DType, b: DType) -> Case {
         offset_c: 0,
         alpha: 1.0,
         beta: 0.0,
-    }
-}
-
-/// An operand's layout and the elements its buffer needs.
-#[allow(clippy::too_many_arguments)]
-fn operand(
-    dtype: DType,
-    rows: usize,
-    cols: usize,
-    row_major: bool,
-    pad: usize,
-    offset: usize,
-    batch: &[usize],
-    broadcast: &[bool],
-) -> (MatrixOperand, usize) {
-    let ld = if row_major { cols } else { rows } + pad;
-    let mut step = if row_major { rows * ld } else { cols * ld };
-    let mut strides = vec![0; batch.len()];
-    for i in (0..batch.len()).rev() {
-        if !broadcast.get(i).copied().unwrap_or(false) {
-            strides[i] = step;
-            step *= batch[i];
-        }
-    }
-    let op = MatrixOperand {
-        dtype,
-        row_major,
-        ld,
-        offset,
-        batch_strides: strides,
-    };
-    (op, offset + step)
-}
-
-fn at(op: &MatrixOperand, base: usize, r: usize, c: usize) -> usize {
-    base + if op.row_major {
-        r * op.ld + c
-    } else {
-        c * op.ld + r
     }
 }
 

@@ -5,6 +5,7 @@
 
 use half::{bf16, f16};
 use metallic::device::cuda::{CudaBuffer, CudaDevice};
+use metallic::ops::matmul::MatrixOperand;
 use metallic::testing::{random_vec, Tolerance};
 use metallic::DType;
 use rand::Rng;
@@ -198,4 +199,47 @@ pub fn dequantize_ref(bytes: &[u8], dtype: DType) -> Vec<f64> {
         }
     }
     out
+}
+
+/// One matrix operand's layout — row- or column-major, `pad` elements past
+/// each row or column, starting at `offset`, batch dimensions packed
+/// innermost-last except the `broadcast` ones (stride 0; missing entries are
+/// not broadcast) — and the buffer length (elements) it needs.
+#[allow(clippy::too_many_arguments)]
+pub fn operand(
+    dtype: DType,
+    rows: usize,
+    cols: usize,
+    row_major: bool,
+    pad: usize,
+    offset: usize,
+    batch_shape: &[usize],
+    broadcast: &[bool],
+) -> (MatrixOperand, usize) {
+    let ld = if row_major { cols } else { rows } + pad;
+    let mut step = if row_major { rows * ld } else { cols * ld };
+    let mut strides = vec![0; batch_shape.len()];
+    for i in (0..batch_shape.len()).rev() {
+        if !broadcast.get(i).copied().unwrap_or(false) {
+            strides[i] = step;
+            step *= batch_shape[i];
+        }
+    }
+    let op = MatrixOperand {
+        dtype,
+        row_major,
+        ld,
+        offset,
+        batch_strides: strides,
+    };
+    (op, offset + step)
+}
+
+/// Element (r, c) of the matrix of `op` that starts at `base`.
+pub fn at(op: &MatrixOperand, base: usize, r: usize, c: usize) -> usize {
+    base + if op.row_major {
+        r * op.ld + c
+    } else {
+        c * op.ld + r
+    }
 }
