@@ -7,8 +7,8 @@
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::instrument::Instrumentation;
+use crate::ops::matmul::blas::VendorCpu;
 use crate::ops::matmul::mlx::MlxCpu;
-use crate::ops::matmul::vendor::VendorCpu;
 use crate::ops::matmul::BackendChoice;
 use crate::resource_cache::ResourceCache;
 use std::sync::{Mutex, MutexGuard, Once};
@@ -25,7 +25,7 @@ pub struct Context {
     vendor: VendorCpu,
     /// The `vendor` backend on a CUDA device.
     #[cfg(feature = "cuda")]
-    cublas: Option<crate::ops::matmul::vendor::cublas::CublasGemm>,
+    cublas: Option<crate::ops::matmul::blas::cublas::CublasGemm>,
     /// Half copies of quantized weights that CUDA float GEMMs multiply.
     #[cfg(feature = "cuda")]
     widened_weights: crate::ops::matmul::cuda_widen::WidenedWeights,
@@ -90,7 +90,7 @@ impl Context {
 
     /// cuBLAS on the Context's CUDA device (`None` on the CPU).
     #[cfg(feature = "cuda")]
-    pub(crate) fn cublas(&self) -> Option<&crate::ops::matmul::vendor::cublas::CublasGemm> {
+    pub(crate) fn cublas(&self) -> Option<&crate::ops::matmul::blas::cublas::CublasGemm> {
         self.cublas.as_ref()
     }
 
@@ -155,7 +155,7 @@ impl ContextBuilder {
         };
         #[cfg(feature = "cuda")]
         let cublas = match &self.device {
-            Device::Cuda(cuda) => Some(crate::ops::matmul::vendor::cublas::CublasGemm::new(cuda)?),
+            Device::Cuda(cuda) => Some(crate::ops::matmul::blas::cublas::CublasGemm::new(cuda)?),
             Device::Cpu => None,
         };
         Ok(Context {
