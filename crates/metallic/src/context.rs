@@ -189,14 +189,14 @@ pub fn threads_from_setting(value: Option<&str>) -> Result<usize> {
     }
 }
 
-/// Reads `FORCE_MATMUL_BACKEND`; an unknown value is reported on stderr
+/// Reads `FORCE_MATMUL_BACKEND`; an unknown value is logged as a warning
 /// once per process, then `auto` is used.
 fn backend_from_env() -> BackendChoice {
     static WARN_ONCE: Once = Once::new();
     let value = std::env::var("FORCE_MATMUL_BACKEND").ok();
     let (choice, warning) = BackendChoice::from_setting(value.as_deref());
     if let Some(warning) = warning {
-        WARN_ONCE.call_once(|| eprintln!("{warning}"));
+        WARN_ONCE.call_once(|| tracing::warn!("{warning}"));
     }
     choice
 }
