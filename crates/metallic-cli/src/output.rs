@@ -27,9 +27,13 @@ pub fn println(text: &str) -> Result<()> {
 pub fn json_line<T: serde::Serialize>(value: &T) -> Result<()> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     serde_json::to_writer(&mut out, value)
-        .map_err(|e| match e.io_error_kind() {
-            Some(kind) => Error::io(STDOUT, kind.into()),
-            None => Error::InvalidArgument(format!("cannot write JSON: {e}")),
+        .map_err(|e| {
+            if e.is_io() {
+                // serde_json hands back the writer's own error.
+                Error::io(STDOUT, std::io::Error::from(e))
+            } else {
+                Error::InvalidArgument(format!("cannot write JSON: {e}"))
+            }
         })
         .and_then(|()| {
             out.write_all(b"\n")

@@ -181,14 +181,29 @@ fn large_metadata_arrays_cost_about_their_size_in_the_file() {
     let file = file_with_a_large_array(ITEMS);
     let path = file.path().to_str().unwrap();
     let summary = metallic(&["inspect", "-m", path], &[]).output().unwrap();
-    assert!(summary.status.success(), "{}", String::from_utf8_lossy(&summary.stderr));
+    assert!(
+        summary.status.success(),
+        "{}",
+        String::from_utf8_lossy(&summary.stderr)
+    );
     let text = String::from_utf8_lossy(&summary.stdout);
-    assert!(text.contains(&format!("big = [7, 7, 7, 7, 7, 7, 7, 7, … ({ITEMS} items)]")), "{text}");
-    let json = metallic(&["inspect", "--json", "-m", path], &[]).output().unwrap();
+    assert!(
+        text.contains(&format!(
+            "big = [7, 7, 7, 7, 7, 7, 7, 7, … ({ITEMS} items)]"
+        )),
+        "{text}"
+    );
+    let json = metallic(&["inspect", "--json", "-m", path], &[])
+        .output()
+        .unwrap();
     assert!(json.status.success());
     // Counted rather than parsed: a JSON tree would cost this test 1 GB.
     let out = String::from_utf8_lossy(&json.stdout);
-    assert!(out.starts_with("{\"metadata\":{\"big\":[7,7,"), "{}", &out[..40]);
+    assert!(
+        out.starts_with("{\"metadata\":{\"big\":[7,7,"),
+        "{}",
+        &out[..40]
+    );
     assert_eq!(out.matches('7').count(), ITEMS);
     let rss = children_max_rss_bytes();
     assert!(rss < 400 << 20, "a child reached {} MB", rss >> 20);

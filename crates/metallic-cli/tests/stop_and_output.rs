@@ -150,6 +150,8 @@ fn ctrl_c_during_a_long_prefill_stops_generate_and_it_still_reports() {
             path,
             "--threads",
             "1",
+            "--ctx-size",
+            "131072",
             "--max-tokens",
             "100000",
         ];
