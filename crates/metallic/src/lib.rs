@@ -14,6 +14,7 @@ pub mod models;
 pub mod ops;
 pub mod quant;
 pub mod resource_cache;
+pub mod step_graph;
 pub mod tensor;
 pub mod testing;
 pub mod tokenizer;
