@@ -1,8 +1,9 @@
 //! `Context`: everything an operation needs besides its operands — the
 //! device, a thread pool, reusable buffers, the matmul backends with their
-//! routing, and the instrumentation. The environment
-//! (`FORCE_MATMUL_BACKEND`, `METALLIC_THREADS`, `METALLIC_PROFILE`) is read
-//! once, when the Context is built; changing it later does not affect it.
+//! routing, the instrumentation, and whether recurring steps are captured as
+//! graphs. The environment (`FORCE_MATMUL_BACKEND`, `METALLIC_THREADS`,
+//! `METALLIC_PROFILE`, `METALLIC_CUDA_GRAPH`) is read once, when the Context
+//! is built; changing it later does not affect it.
 
 use crate::device::Device;
 use crate::error::{Error, Result};
@@ -30,6 +31,8 @@ pub struct Context {
     #[cfg(feature = "cuda")]
     widened_weights: crate::ops::matmul::cuda_widen::WidenedWeights,
     instrumentation: Instrumentation,
+    /// Whether `run_step` may capture steps as graphs.
+    graph_capture: bool,
 }
 
 /// Options for a `Context`; each left unset comes from the environment.
@@ -38,6 +41,7 @@ pub struct ContextBuilder {
     threads: Option<usize>,
     backend: Option<BackendChoice>,
     profile: Option<bool>,
+    graph_capture: Option<bool>,
 }
 
 impl Context {
@@ -52,6 +56,7 @@ impl Context {
             threads: None,
             backend: None,
             profile: None,
+            graph_capture: None,
         }
     }
 
@@ -78,6 +83,11 @@ impl Context {
     /// Dispatch records and summaries (empty unless profiling is on).
     pub fn instrumentation(&self) -> &Instrumentation {
         &self.instrumentation
+    }
+
+    /// Whether recurring steps may be captured as graphs (see `step_graph`).
+    pub fn graph_capture(&self) -> bool {
+        self.graph_capture
     }
 
     pub(crate) fn mlx(&self) -> &MlxCpu {
@@ -129,6 +139,13 @@ impl ContextBuilder {
         self
     }
 
+    /// Capturing recurring steps (decode) as device graphs; `None` reads
+    /// `METALLIC_CUDA_GRAPH` (`0` turns it off), else on.
+    pub fn graph_capture(mut self, capture: Option<bool>) -> Self {
+        self.graph_capture = capture;
+        self
+    }
+
     pub fn build(self) -> Result<Context> {
         let threads = match self.threads {
             Some(n) => n,
@@ -170,6 +187,9 @@ impl ContextBuilder {
             mlx: MlxCpu::new(),
             vendor: VendorCpu::new(),
             instrumentation,
+            graph_capture: self
+                .graph_capture
+                .unwrap_or_else(|| std::env::var("METALLIC_CUDA_GRAPH").as_deref() != Ok("0")),
         })
     }
 }
@@ -210,12 +230,14 @@ mod tests {
         let ctx = Context::builder(Device::Cpu)
             .threads(Some(3))
             .backend(BackendChoice::Vendor)
+            .graph_capture(Some(false))
             .build()
             .unwrap();
         assert_eq!(ctx.threads(), 3);
         assert_eq!(ctx.backend_choice(), BackendChoice::Vendor);
         assert_eq!(ctx.install(rayon::current_num_threads), 3);
         assert_eq!(ctx.device(), &Device::Cpu);
+        assert!(!ctx.graph_capture());
     }
 
     #[test]
