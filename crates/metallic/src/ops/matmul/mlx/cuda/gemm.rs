@@ -1,5 +1,5 @@
 //! The `mlx` GEMM on CUDA: a `GemmProblem` (m > 8 in practice; any m works)
-//! through the tiled kernel of `gemm.cu`, specialized per `GemmKey`, with an
+//! through the tiled kernels (`gemm_ffma.cu`, `gemm_mma.cu`, `gemm_wgmma.cu`), specialized per `GemmKey`, with an
 //! optional split-K pass (`split_k.cu`).
 //!
 //! The kernel writes a row-major C; a column-major C is computed as
@@ -344,7 +344,7 @@ impl Launch {
                 Arg::F32(p.alpha),
                 Arg::F32(p.beta),
             ];
-            // SAFETY: the arguments follow gemm.cu's signature; check_bounds
+            // SAFETY: the arguments follow the GEMM kernels' common signature; check_bounds
             // proved every element of every matrix (offsets, lds and batch
             // strides included) lies inside a, b and c; the workspace holds
             // splits × matrices × m × n floats; the tile's shared memory is

@@ -95,7 +95,7 @@ impl CudaTile {
     }
 
     /// Side of the f32 kernel's per-thread tile: 8 from 128×128 up, else 4
-    /// (as `gemm.cu` computes it).
+    /// (as `gemm_ffma.cu` computes it).
     fn f32_thread_tile(&self) -> usize {
         if self.bm * self.bn >= 128 * 128 {
             8
@@ -104,7 +104,7 @@ impl CudaTile {
         }
     }
 
-    /// Dynamic shared memory per block, mirroring `gemm.cu`'s layouts: each
+    /// Dynamic shared memory per block, mirroring the GEMM kernels' layouts: each
     /// stage holds A's and B's tiles, rows padded by 16 bytes (f16/bf16) or
     /// 4 floats (f32).
     pub fn shared_bytes(&self, input: DType) -> usize {
