@@ -10,6 +10,8 @@
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+#[cfg(target_arch = "x86_64")]
+mod gemv_avx512;
 mod portable;
 #[cfg(target_arch = "x86_64")]
 mod unpack_avx2;
@@ -134,6 +136,54 @@ pub(crate) fn unpack_row(isa: Isa, dtype: DType, row: &[u8], out: PanelRow<'_>) 
         }
         _ => false,
     }
+}
+
+/// One activation row in 8-bit form, for `dot_rows`.
+#[derive(Clone, Copy)]
+pub(crate) struct ActivationRow<'a> {
+    /// k values.
+    pub q: &'a [i8],
+    /// One scale per block of the weight format (32 values, or 256 for K).
+    pub d: &'a [f32],
+    /// `d · Σ q` per 16 values (K formats only).
+    pub sums: &'a [f32],
+}
+
+/// Whether `isa` has a one-row kernel (`dot_rows`) for weights in `dtype`.
+pub(crate) fn has_row_kernel(isa: Isa, dtype: DType) -> bool {
+    match isa.0 {
+        #[cfg(target_arch = "x86_64")]
+        Kind::Avx512 => gemv_avx512::handles(dtype),
+        _ => false,
+    }
+}
+
+/// `out[j] = Σ_k W_j[k] · a[k]` for the weight rows `W_j` of `w`, read in
+/// place from their blocks (one-token products); returns false (doing
+/// nothing) where `has_row_kernel(isa, dtype)` does not hold.
+pub(crate) fn dot_rows(
+    isa: Isa,
+    dtype: DType,
+    w: &[u8],
+    a: ActivationRow<'_>,
+    out: &mut [f32],
+) -> bool {
+    if !has_row_kernel(isa, dtype) {
+        return false;
+    }
+    let k = a.q.len();
+    let block = dtype.block_size();
+    assert!(k.is_multiple_of(block));
+    assert_eq!(Some(w.len()), dtype.bytes_for(k).map(|row| row * out.len()));
+    assert!(a.d.len() >= k / block && (block != 256 || a.sums.len() >= k / 16));
+    match isa.0 {
+        // SAFETY: an AVX-512 `Isa` exists only on a CPU with the features;
+        // the format is handled and the sizes were checked above.
+        #[cfg(target_arch = "x86_64")]
+        Kind::Avx512 => unsafe { gemv_avx512::dot_rows(dtype, w, a, out) },
+        _ => return false,
+    }
+    true
 }
 
 /// `rows` weight rows of an unpacked panel, starting at the tile's first.
