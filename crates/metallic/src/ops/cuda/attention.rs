@@ -2,6 +2,8 @@
 //! tokens) and decode (one) are the same call; the number of query tokens
 //! picks the kernel.
 
+use std::borrow::Cow;
+
 use super::{check_float, check_rows, BatchIndices};
 use crate::device::cuda::{
     launch, launch_with_shared, u32_of, Arg, CudaBuffer, CudaDevice, KernelKey, KernelSource,
@@ -212,11 +214,11 @@ fn split_kv(
 ) -> Result<()> {
     let key = KernelKey {
         source: &SPLIT_KV,
-        entry: "attention_split_kv",
+        entry: Cow::Borrowed("attention_split_kv"),
         act,
         aux: kv_dtype,
         param: s.head_dim as u32,
-        flags: "",
+        flags: Cow::Borrowed(""),
     };
     let mut args = vec![
         Arg::Ptr(b.out.device_ptr()),
@@ -253,11 +255,11 @@ fn tiled(
 ) -> Result<()> {
     let key = KernelKey {
         source: &TILED,
-        entry: "attention_tiled",
+        entry: Cow::Borrowed("attention_tiled"),
         act,
         aux: kv_dtype,
         param: s.head_dim as u32,
-        flags: "",
+        flags: Cow::Borrowed(""),
     };
     let mut args = vec![
         Arg::Ptr(b.out.device_ptr()),
