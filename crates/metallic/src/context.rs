@@ -8,8 +8,8 @@
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::instrument::Instrumentation;
+use crate::ops::matmul::blas::VendorCpu;
 use crate::ops::matmul::mlx::MlxCpu;
-use crate::ops::matmul::vendor::VendorCpu;
 use crate::ops::matmul::BackendChoice;
 use crate::resource_cache::ResourceCache;
 use std::sync::{Mutex, MutexGuard, Once};
@@ -26,7 +26,7 @@ pub struct Context {
     vendor: VendorCpu,
     /// The `vendor` backend on a CUDA device.
     #[cfg(feature = "cuda")]
-    cublas: Option<crate::ops::matmul::vendor::cublas::CublasGemm>,
+    cublas: Option<crate::ops::matmul::blas::cublas::CublasGemm>,
     /// Half copies of quantized weights that CUDA float GEMMs multiply.
     #[cfg(feature = "cuda")]
     widened_weights: crate::ops::matmul::cuda_widen::WidenedWeights,
@@ -100,7 +100,7 @@ impl Context {
 
     /// cuBLAS on the Context's CUDA device (`None` on the CPU).
     #[cfg(feature = "cuda")]
-    pub(crate) fn cublas(&self) -> Option<&crate::ops::matmul::vendor::cublas::CublasGemm> {
+    pub(crate) fn cublas(&self) -> Option<&crate::ops::matmul::blas::cublas::CublasGemm> {
         self.cublas.as_ref()
     }
 
@@ -172,7 +172,7 @@ impl ContextBuilder {
         };
         #[cfg(feature = "cuda")]
         let cublas = match &self.device {
-            Device::Cuda(cuda) => Some(crate::ops::matmul::vendor::cublas::CublasGemm::new(cuda)?),
+            Device::Cuda(cuda) => Some(crate::ops::matmul::blas::cublas::CublasGemm::new(cuda)?),
             Device::Cpu => None,
         };
         Ok(Context {
@@ -209,14 +209,14 @@ pub fn threads_from_setting(value: Option<&str>) -> Result<usize> {
     }
 }
 
-/// Reads `FORCE_MATMUL_BACKEND`; an unknown value is reported on stderr
+/// Reads `FORCE_MATMUL_BACKEND`; an unknown value is logged as a warning
 /// once per process, then `auto` is used.
 fn backend_from_env() -> BackendChoice {
     static WARN_ONCE: Once = Once::new();
     let value = std::env::var("FORCE_MATMUL_BACKEND").ok();
     let (choice, warning) = BackendChoice::from_setting(value.as_deref());
     if let Some(warning) = warning {
-        WARN_ONCE.call_once(|| eprintln!("{warning}"));
+        WARN_ONCE.call_once(|| tracing::warn!("{warning}"));
     }
     choice
 }

@@ -9,13 +9,13 @@ mod reference;
 
 use gpu_common::*;
 use metallic::device::cuda::CudaBuffer;
-use metallic::ops::cuda::{self as ops, AttentionShape, BatchIndices, RopeShape, Rows};
+use metallic::ops::cuda::{self as ops, AttentionShape, BatchIndices, RopeShape, RowLayout};
 use metallic::testing::{check_close, fresh_seed, random_vec, rng};
 use metallic::DType;
 use rand::Rng;
 
-fn contiguous(rows: usize, cols: usize) -> Rows {
-    Rows {
+fn contiguous(rows: usize, cols: usize) -> RowLayout {
+    RowLayout {
         rows,
         cols,
         row_stride: cols,
@@ -34,7 +34,7 @@ fn rms_norm_matches_reference() {
                 let (w, wr) = upload_random(&device, &mut r, dim, weight_dtype);
                 let mut out = poisoned(&device, rows * dim, act);
                 let eps = 1e-6;
-                let shape = Rows {
+                let shape = RowLayout {
                     rows,
                     cols: dim,
                     row_stride: stride,
@@ -110,14 +110,23 @@ fn attention_prefill_and_decode_match_reference() {
     let device = device();
     let seed = fresh_seed();
     let mut r = rng(seed);
-    let capacity = 80;
+    let capacity = 300;
     for act in FLOATS {
+        // Few tokens take the split kernel (a cluster of 8 blocks, each a
+        // 16-warp share of the keys: 128 keys per round); 16 or more with
+        // head sizes of 64 and 128 the tiled one (64 queries, 32 keys a tile).
         for (tokens, first_position, heads, kv_heads, head_dim) in [
-            (9, 0, 14, 2, 64),  // prefill
-            (1, 37, 14, 2, 64), // decode
-            (5, 11, 14, 2, 64), // prefill continuing a cache
-            (1, 70, 4, 4, 128), // decode, no sharing, larger head
-            (3, 2, 8, 1, 32),   // one KV head shared by all
+            (9, 0, 14, 2, 64),   // prefill
+            (1, 37, 14, 2, 64),  // decode
+            (5, 11, 14, 2, 64),  // prefill continuing a cache
+            (1, 70, 4, 4, 128),  // decode, no sharing, larger head
+            (3, 2, 8, 1, 32),    // one KV head shared by all
+            (2, 290, 14, 2, 64), // decode past several rounds of every split
+            (1, 0, 14, 2, 64),   // the first token: most blocks see no key
+            (70, 0, 14, 2, 64),  // tiled: a full and a partial query tile
+            (16, 0, 4, 4, 128),  // tiled: the fewest tokens, larger head
+            (40, 200, 8, 1, 64), // tiled, continuing a long cache
+            (20, 9, 8, 2, 32), // many tokens, a head size the tiled kernel leaves to the split one
         ] {
             let s = AttentionShape {
                 tokens,
@@ -184,7 +193,7 @@ fn swiglu_and_add_rows_match_reference() {
             ops::add_rows(
                 &mut x,
                 act,
-                Rows {
+                RowLayout {
                     rows,
                     cols,
                     row_stride: x_stride,

@@ -4,7 +4,7 @@
 //! start at offset 0 with unit-stride rows (only `copy` takes offsets).
 
 use super::attention::AttentionInput;
-use super::cuda::{self as kernels, AttentionShape, BatchIndices, RopeShape, Rows};
+use super::cuda::{self as kernels, AttentionShape, BatchIndices, RopeShape, RowLayout};
 use crate::device::cuda::CudaDevice;
 use crate::device::cuda::CudaStorage;
 use crate::dtype::DType;
@@ -20,7 +20,7 @@ fn storage<'a>(t: &'a Tensor, what: &str) -> Result<&'a CudaStorage> {
 }
 
 /// `t` as rows of its last dimension (a row stride of 0 repeats one row).
-fn rows(t: &Tensor, what: &str) -> Result<Rows> {
+fn rows(t: &Tensor, what: &str) -> Result<RowLayout> {
     if t.offset() != 0 {
         return Err(Error::Unsupported(format!(
             "{what}: a view at element offset {} on CUDA (the kernels address whole buffers)",
@@ -43,7 +43,7 @@ fn rows(t: &Tensor, what: &str) -> Result<Rows> {
             detail: format!("{what}: rows are not contiguous ({:?})", t.strides()),
         });
     }
-    Ok(Rows {
+    Ok(RowLayout {
         rows,
         cols,
         row_stride: if rows > 1 { flat.strides()[0] } else { cols },
@@ -51,7 +51,7 @@ fn rows(t: &Tensor, what: &str) -> Result<Rows> {
 }
 
 /// `t` as densely packed rows (what kernel outputs write).
-fn dense_rows(t: &Tensor, what: &str) -> Result<Rows> {
+fn dense_rows(t: &Tensor, what: &str) -> Result<RowLayout> {
     let r = rows(t, what)?;
     if r.rows > 1 && r.row_stride != r.cols {
         return Err(Error::Layout {

@@ -1,5 +1,6 @@
 //! The CUDA GEMM's specialization key, after MLX's function constants: each
-//! field is a compile-time constant of `gemm.cu`, the kernel's name spells
+//! field is a compile-time constant of the GEMM sources (`gemm_ffma.cu`,
+//! `gemm_mma.cu`, `gemm_wgmma.cu`, each after `gemm_common.cuh`), the kernel's name spells
 //! them out, and each distinct key is compiled once by the kernel cache.
 
 use std::collections::HashMap;
@@ -9,16 +10,30 @@ use std::sync::{Mutex, OnceLock};
 use crate::device::cuda::{KernelKey, KernelSource};
 use crate::dtype::DType;
 
-use super::tile_table::Tile;
+use super::tile_table::CudaTile;
 
-pub(super) static GEMM_SOURCE: KernelSource = KernelSource {
-    name: "mlx_gemm",
-    text: include_str!("gemm.cu"),
+/// F32 inputs: FFMA register tiles.
+pub(super) static GEMM_FFMA_SOURCE: KernelSource = KernelSource {
+    name: "mlx_gemm_ffma",
+    text: concat!(
+        include_str!("gemm_common.cuh"),
+        include_str!("gemm_ffma.cu")
+    ),
 };
 
+/// F16/BF16 inputs: ldmatrix and mma.sync.
+pub(super) static GEMM_MMA_SOURCE: KernelSource = KernelSource {
+    name: "mlx_gemm_mma",
+    text: concat!(include_str!("gemm_common.cuh"), include_str!("gemm_mma.cu")),
+};
+
+/// F16/BF16 inputs on Hopper, x·Wᵀ layout: wgmma.
 pub(super) static GEMM_WGMMA_SOURCE: KernelSource = KernelSource {
     name: "mlx_gemm_wgmma",
-    text: include_str!("gemm_wgmma.cu"),
+    text: concat!(
+        include_str!("gemm_common.cuh"),
+        include_str!("gemm_wgmma.cu")
+    ),
 };
 
 pub(super) static SPLIT_K_SOURCE: KernelSource = KernelSource {
@@ -32,7 +47,7 @@ pub struct GemmKey {
     pub input: DType,
     /// C element type: `input` or F32.
     pub output: DType,
-    pub tile: Tile,
+    pub tile: CudaTile,
     /// A stored [k][m]; B stored [n][k] (the weight layout of `x · Wᵀ`).
     pub transpose_a: bool,
     pub transpose_b: bool,
@@ -141,8 +156,10 @@ impl GemmKey {
         KernelKey {
             source: if self.tile.wgmma {
                 &GEMM_WGMMA_SOURCE
+            } else if self.input == DType::F32 {
+                &GEMM_FFMA_SOURCE
             } else {
-                &GEMM_SOURCE
+                &GEMM_MMA_SOURCE
             },
             entry,
             act: self.input,
