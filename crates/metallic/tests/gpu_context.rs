@@ -4,6 +4,7 @@
 #![cfg(feature = "cuda")]
 
 mod gpu_common;
+mod reference;
 
 use metallic::ops::matmul::BackendChoice;
 use metallic::testing::{assert_close, fresh_seed, random_vec, rng, Tolerance};
@@ -13,21 +14,10 @@ fn cuda() -> Device {
     Device::Cuda(gpu_common::device())
 }
 
-/// `a [batch, m, k] · bᵀ` with b stored [n, k], in float64.
-fn reference(a: &[f32], b: &[f32], batch: usize, m: usize, n: usize, k: usize) -> Vec<f64> {
-    let mut out = Vec::with_capacity(batch * m * n);
-    for bi in 0..batch {
-        for i in 0..m {
-            for j in 0..n {
-                out.push(
-                    (0..k)
-                        .map(|l| a[(bi * m + i) * k + l] as f64 * b[j * k + l] as f64)
-                        .sum(),
-                );
-            }
-        }
-    }
-    out
+/// `a · bᵀ` in float64 (the shared reference, over host copies).
+fn reference(a: &Tensor, b: &Tensor) -> Vec<f64> {
+    let host = |t: &Tensor| t.to_device(&Device::Cpu).unwrap();
+    reference::matmul(&host(a), &host(b), None, false, true, 1.0, 0.0).1
 }
 
 #[test]
@@ -50,7 +40,7 @@ fn context_matmul_on_cuda_runs_cublas() {
     assert_eq!(out.shape(), &[batch, m, n]);
     assert_close(
         &out.to_f32_vec().unwrap(),
-        &reference(&a_values, &b_values, batch, m, n, k),
+        &reference(&a, &b),
         Tolerance::F32,
     );
     // Another thread, where the CUDA context is not yet current.
@@ -59,11 +49,7 @@ fn context_matmul_on_cuda_runs_cublas() {
             .join()
             .unwrap()
     });
-    assert_close(
-        &again,
-        &reference(&a_values, &b_values, batch, m, n, k),
-        Tolerance::F32,
-    );
+    assert_close(&again, &reference(&a, &b), Tolerance::F32);
     let records = ctx.instrumentation().records();
     assert_eq!(records.len(), 2);
     assert_eq!(records[0].backend, "vendor");
