@@ -1,11 +1,16 @@
 //! `metallic`: run and inspect Qwen2.5 GGUF models.
 
+mod chat_input;
 mod cmd;
+mod fetch_bar;
+mod interrupt;
+mod logging;
 mod model_arg;
+mod output;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
@@ -20,6 +25,10 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log more on stderr: -v info, -vv debug (RUST_LOG, when set, decides
+    /// instead)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
 }
 
 #[derive(Subcommand)]
@@ -30,10 +39,12 @@ enum Command {
     Bench(cmd::bench::Args),
     Inspect(cmd::inspect::Args),
     Tokenize(cmd::tokenize::Args),
+    Completions(cmd::completions::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    logging::init(cli.verbose);
     let outcome = match cli.command {
         Command::Generate(args) => cmd::generate::run(args),
         Command::Chat(args) => cmd::chat::run(args),
@@ -41,11 +52,13 @@ fn main() -> ExitCode {
         Command::Bench(args) => cmd::bench::run(args),
         Command::Inspect(args) => cmd::inspect::run(args),
         Command::Tokenize(args) => cmd::tokenize::run(args),
+        Command::Completions(args) => cmd::completions::run(args, Cli::command()),
     };
     match outcome {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(status) => status,
+        Err(e) if output::is_closed_stdout(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("metallic: error: {e}");
+            output::note(&format!("metallic: error: {e}"));
             ExitCode::FAILURE
         }
     }

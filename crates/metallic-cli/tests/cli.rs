@@ -82,6 +82,8 @@ fn inspect_prints_a_summary_and_a_tensor_table() {
     let text = String::from_utf8(output.stdout).unwrap();
     assert!(text.contains("291 tensors"), "{text}");
     assert!(text.contains("qwen2.block_count = 24"));
+    assert!(text.contains("file type Q4_K_M"), "{text}");
+    assert!(text.contains("general.file_type = 15 (Q4_K_M)"), "{text}");
     assert!(text.contains("Q5_0 133, F32 121, Q8_0 13"));
     let row = text
         .lines()

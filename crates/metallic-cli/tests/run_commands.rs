@@ -9,10 +9,16 @@ use metallic::testing::fresh_seed;
 use metallic::testing::tiny_model::TinyModelFile;
 
 fn metallic(args: &[&str], stdin: &str) -> Output {
+    metallic_with_env(args, stdin, &[])
+}
+
+fn metallic_with_env(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_metallic"))
         .args(args)
         .env_remove("METALLIC_MODEL")
         .env_remove("METALLIC_THREADS")
+        .env_remove("RUST_LOG")
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -226,4 +232,31 @@ fn chat_answers_each_line_and_leaves_at_end_of_input() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(stderr.matches("time to first token").count(), 2, "{stderr}");
     assert!(stderr.contains("conversation forgotten"), "{stderr}");
+}
+
+#[test]
+fn verbose_and_rust_log_show_the_engine_log_on_stderr() {
+    let model = TinyModelFile::new(fresh_seed()).unwrap();
+    let path = model.path.to_str().unwrap();
+    let args = ["generate", "--model", path, "--max-tokens", "1", "x"];
+    let logged = |output: Output| {
+        succeeded(&output);
+        String::from_utf8_lossy(&output.stderr).contains("INFO")
+    };
+    assert!(!logged(metallic(&args, "")), "quiet by default");
+    let verbose: Vec<&str> = ["-v"].iter().chain(&args).copied().collect();
+    assert!(logged(metallic(&verbose, "")));
+    let output = metallic(&[&args[..], &["--verbose"]].concat(), "");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("loaded"));
+    assert!(logged(metallic_with_env(
+        &args,
+        "",
+        &[("RUST_LOG", "info")]
+    )));
+    // RUST_LOG decides over --verbose.
+    assert!(!logged(metallic_with_env(
+        &verbose,
+        "",
+        &[("RUST_LOG", "error")]
+    )));
 }

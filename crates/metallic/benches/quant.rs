@@ -146,3 +146,26 @@ fn model_decode_token(bencher: Bencher) {
 fn model_prefill_128_flops(bencher: Bencher) {
     run_model(bencher, 128);
 }
+
+/// This machine's read bandwidth in the engine's 2-thread pool: 1 GiB (more
+/// than the last-level cache) summed in parallel. A decode step reads
+/// 392 MB of weights, so 392 MB over this rate is the fastest a token can be.
+#[divan::bench(sample_count = 10)]
+fn memory_read_2_threads(bencher: Bencher) {
+    use rayon::prelude::*;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let words: Vec<u64> = (0..(1u64 << 27)).collect();
+    bencher
+        .counter(BytesCount::new(words.len() * 8))
+        .bench_local(|| {
+            pool.install(|| {
+                words
+                    .par_chunks(1 << 16)
+                    .map(|c| c.iter().fold(0u64, |s, &x| s.wrapping_add(x)))
+                    .reduce(|| 0, u64::wrapping_add)
+            })
+        });
+}

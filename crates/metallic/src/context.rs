@@ -1,14 +1,15 @@
 //! `Context`: everything an operation needs besides its operands — the
 //! device, a thread pool, reusable buffers, the matmul backends with their
-//! routing, and the instrumentation. The environment
-//! (`FORCE_MATMUL_BACKEND`, `METALLIC_THREADS`, `METALLIC_PROFILE`) is read
-//! once, when the Context is built; changing it later does not affect it.
+//! routing, the instrumentation, and whether recurring steps are captured as
+//! graphs. The environment (`FORCE_MATMUL_BACKEND`, `METALLIC_THREADS`,
+//! `METALLIC_PROFILE`, `METALLIC_CUDA_GRAPH`) is read once, when the Context
+//! is built; changing it later does not affect it.
 
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::instrument::Instrumentation;
+use crate::ops::matmul::blas::VendorCpu;
 use crate::ops::matmul::mlx::MlxCpu;
-use crate::ops::matmul::vendor::VendorCpu;
 use crate::ops::matmul::BackendChoice;
 use crate::resource_cache::ResourceCache;
 use std::sync::{Mutex, MutexGuard, Once};
@@ -25,11 +26,13 @@ pub struct Context {
     vendor: VendorCpu,
     /// The `vendor` backend on a CUDA device.
     #[cfg(feature = "cuda")]
-    cublas: Option<crate::ops::matmul::vendor::cublas::CublasGemm>,
+    cublas: Option<crate::ops::matmul::blas::cublas::CublasGemm>,
     /// Half copies of quantized weights that CUDA float GEMMs multiply.
     #[cfg(feature = "cuda")]
     widened_weights: crate::ops::matmul::cuda_widen::WidenedWeights,
     instrumentation: Instrumentation,
+    /// Whether `run_step` may capture steps as graphs.
+    graph_capture: bool,
 }
 
 /// Options for a `Context`; each left unset comes from the environment.
@@ -38,6 +41,7 @@ pub struct ContextBuilder {
     threads: Option<usize>,
     backend: Option<BackendChoice>,
     profile: Option<bool>,
+    graph_capture: Option<bool>,
 }
 
 impl Context {
@@ -52,6 +56,7 @@ impl Context {
             threads: None,
             backend: None,
             profile: None,
+            graph_capture: None,
         }
     }
 
@@ -80,6 +85,11 @@ impl Context {
         &self.instrumentation
     }
 
+    /// Whether recurring steps may be captured as graphs (see `step_graph`).
+    pub fn graph_capture(&self) -> bool {
+        self.graph_capture
+    }
+
     pub(crate) fn mlx(&self) -> &MlxCpu {
         &self.mlx
     }
@@ -90,7 +100,7 @@ impl Context {
 
     /// cuBLAS on the Context's CUDA device (`None` on the CPU).
     #[cfg(feature = "cuda")]
-    pub(crate) fn cublas(&self) -> Option<&crate::ops::matmul::vendor::cublas::CublasGemm> {
+    pub(crate) fn cublas(&self) -> Option<&crate::ops::matmul::blas::cublas::CublasGemm> {
         self.cublas.as_ref()
     }
 
@@ -129,6 +139,13 @@ impl ContextBuilder {
         self
     }
 
+    /// Capturing recurring steps (decode) as device graphs; `None` reads
+    /// `METALLIC_CUDA_GRAPH` (`0` turns it off), else on.
+    pub fn graph_capture(mut self, capture: Option<bool>) -> Self {
+        self.graph_capture = capture;
+        self
+    }
+
     pub fn build(self) -> Result<Context> {
         let threads = match self.threads {
             Some(n) => n,
@@ -155,7 +172,7 @@ impl ContextBuilder {
         };
         #[cfg(feature = "cuda")]
         let cublas = match &self.device {
-            Device::Cuda(cuda) => Some(crate::ops::matmul::vendor::cublas::CublasGemm::new(cuda)?),
+            Device::Cuda(cuda) => Some(crate::ops::matmul::blas::cublas::CublasGemm::new(cuda)?),
             Device::Cpu => None,
         };
         Ok(Context {
@@ -170,6 +187,9 @@ impl ContextBuilder {
             mlx: MlxCpu::new(),
             vendor: VendorCpu::new(),
             instrumentation,
+            graph_capture: self
+                .graph_capture
+                .unwrap_or_else(|| std::env::var("METALLIC_CUDA_GRAPH").as_deref() != Ok("0")),
         })
     }
 }
@@ -189,14 +209,14 @@ pub fn threads_from_setting(value: Option<&str>) -> Result<usize> {
     }
 }
 
-/// Reads `FORCE_MATMUL_BACKEND`; an unknown value is reported on stderr
+/// Reads `FORCE_MATMUL_BACKEND`; an unknown value is logged as a warning
 /// once per process, then `auto` is used.
 fn backend_from_env() -> BackendChoice {
     static WARN_ONCE: Once = Once::new();
     let value = std::env::var("FORCE_MATMUL_BACKEND").ok();
     let (choice, warning) = BackendChoice::from_setting(value.as_deref());
     if let Some(warning) = warning {
-        WARN_ONCE.call_once(|| eprintln!("{warning}"));
+        WARN_ONCE.call_once(|| tracing::warn!("{warning}"));
     }
     choice
 }
@@ -210,12 +230,14 @@ mod tests {
         let ctx = Context::builder(Device::Cpu)
             .threads(Some(3))
             .backend(BackendChoice::Vendor)
+            .graph_capture(Some(false))
             .build()
             .unwrap();
         assert_eq!(ctx.threads(), 3);
         assert_eq!(ctx.backend_choice(), BackendChoice::Vendor);
         assert_eq!(ctx.install(rayon::current_num_threads), 3);
         assert_eq!(ctx.device(), &Device::Cpu);
+        assert!(!ctx.graph_capture());
     }
 
     #[test]

@@ -34,7 +34,7 @@ fn default_model_index_and_config() {
         Some(24)
     );
     let tokens = f.get("tokenizer.ggml.tokens").and_then(|v| v.as_array());
-    assert_eq!(tokens.map(<[_]>::len), Some(151_936));
+    assert_eq!(tokens.map(metallic::gguf::Array::len), Some(151_936));
     let template = f.get("tokenizer.chat_template").and_then(|v| v.as_str());
     assert_eq!(template.map(|t| t.chars().count()), Some(2507));
     let output = f.tensor("output.weight").unwrap();

@@ -15,7 +15,7 @@ mod gpu_common;
 #[path = "matmul/support.rs"]
 mod support;
 
-use metallic::ops::matmul::mlx::cuda::{run_gemm_with_plan, tile_table, GemmPlan};
+use metallic::ops::matmul::mlx::cuda::{run_gemm_with_plan, tile_table, CudaGemmPlan};
 use metallic::ops::matmul::{BackendChoice, GemmProblem};
 use metallic::testing::{check_close, fresh_seed, random_vec, rng, Tolerance, POISON};
 use metallic::{Context, DType, Device, Error, ResourceCache, Tensor};
@@ -349,7 +349,7 @@ fn small_every_tile_and_split() {
                     let c = random(r, dtype, &[2, m, n]);
                     let initial = fill_c(r, &c, 0.5);
                     let (_, expected) = reference(&a, &b, Some(&initial), ta, tb, 1.25, 0.5);
-                    let plan = GemmPlan { tile, splits };
+                    let plan = CudaGemmPlan { tile, splits };
                     let got = run_plan(&gpu, &a, &b, &c, false, ta, tb, 1.25, 0.5, plan);
                     if let Err(msg) = check_close(&got, &expected, tolerance(dtype, k)) {
                         panic!("{plan:?} {dtype} {m}×{n}×{k} ta {ta} tb {tb} seed {seed}: {msg}");
@@ -384,11 +384,11 @@ fn small_f32_output_from_16_bit_inputs() {
                 let plans = [
                     tile_table::choose(dtype, m, n, k, 1, sm, false),
                     tile_table::choose(dtype, m, n, k, 1, sm, true),
-                    GemmPlan {
+                    CudaGemmPlan {
                         tile: tile_table::TILES_16[6],
                         splits: 4,
                     },
-                    GemmPlan {
+                    CudaGemmPlan {
                         tile: tile_table::TILES_WGMMA[3],
                         splits: 2,
                     },
@@ -419,7 +419,7 @@ fn run_plan(
     tb: bool,
     alpha: f32,
     beta: f32,
-    plan: GemmPlan,
+    plan: CudaGemmPlan,
 ) -> Vec<f32> {
     let (ga, gb, gc) = (gpu.on_gpu(a), gpu.on_gpu(b), gpu.on_gpu(c));
     let problem = if f32_out {
@@ -604,12 +604,12 @@ fn small_refusals_are_errors() {
         run_gemm_with_plan(device, &problem, bad, &a_buf, &b_buf, &mut c_buf),
         Err(Error::InvalidArgument(_))
     ));
-    let none = GemmPlan { splits: 0, ..plan };
+    let none = CudaGemmPlan { splits: 0, ..plan };
     // The wgmma kernel reads B [n, k] only.
     let bt = gpu.on_gpu(&random(r, DType::F16, &[32, 8]));
     let bt_buf = bt.buffer().cuda().unwrap().read().unwrap();
     let nn = GemmProblem::from_views(&a, &bt, &c, false, false, 1.0, 0.0).unwrap();
-    let wgmma = GemmPlan {
+    let wgmma = CudaGemmPlan {
         tile: tile_table::TILES_WGMMA[4],
         splits: 1,
     };

@@ -6,13 +6,13 @@ mod gpu_common;
 
 use gpu_common::*;
 use metallic::device::cuda::CudaBuffer;
-use metallic::ops::cuda::{self as ops, AttentionShape, BatchIndices, RopeShape, Rows};
+use metallic::ops::cuda::{self as ops, AttentionShape, BatchIndices, RopeShape, RowLayout};
 use metallic::testing::{check_close, fresh_seed, random_vec, rng};
 use metallic::DType;
 use rand::Rng;
 
-fn contiguous(rows: usize, cols: usize) -> Rows {
-    Rows {
+fn contiguous(rows: usize, cols: usize) -> RowLayout {
+    RowLayout {
         rows,
         cols,
         row_stride: cols,
@@ -31,7 +31,7 @@ fn rms_norm_matches_reference() {
                 let (w, wr) = upload_random(&device, &mut r, dim, weight_dtype);
                 let mut out = poisoned(&device, rows * dim, act);
                 let eps = 1e-6;
-                let shape = Rows {
+                let shape = RowLayout {
                     rows,
                     cols: dim,
                     row_stride: stride,
@@ -234,7 +234,7 @@ fn swiglu_and_add_rows_match_reference() {
             ops::add_rows(
                 &mut x,
                 act,
-                Rows {
+                RowLayout {
                     rows,
                     cols,
                     row_stride: x_stride,

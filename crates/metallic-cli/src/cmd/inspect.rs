@@ -3,12 +3,14 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::process::ExitCode;
 
-use metallic::gguf::{GgufFile, TensorInfo, Value};
+use metallic::gguf::{file_type_name, GgufFile, TensorInfo, Value, FILE_TYPE_KEY};
 use metallic::Result;
-use serde_json::json;
+use serde::Serialize;
 
 use crate::model_arg::ModelArg;
+use crate::output;
 
 /// Strings longer than this (chat templates) are shortened in the summary.
 const SHOWN_STRING_CHARS: usize = 60;
@@ -24,46 +26,70 @@ pub struct Args {
     json: bool,
 }
 
-pub fn run(args: Args) -> Result<()> {
+pub fn run(args: Args) -> Result<ExitCode> {
     let path = args.model.resolve()?;
     let gguf = GgufFile::open(&path)?;
     if args.json {
-        println!("{}", to_json(&gguf));
+        output::json_line(&to_json(&gguf))?;
     } else {
-        print!("{}", summary(&path, &gguf));
+        output::print(&summary(&path, &gguf))?;
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
-/// Shapes are in GGUF order, fastest dimension first (as llama.cpp prints
-/// them); offsets are relative to the file's tensor data section.
-fn to_json(gguf: &GgufFile) -> serde_json::Value {
-    let metadata: serde_json::Map<String, serde_json::Value> = gguf
-        .metadata()
-        .iter()
-        .map(|(key, value)| (key.clone(), value.to_json()))
-        .collect();
-    let tensors: Vec<serde_json::Value> = gguf
-        .tensors()
-        .iter()
-        .map(|t| {
-            json!({
-                "name": t.name,
-                "type": t.dtype.name(),
-                "shape": t.dims,
-                "offset": t.offset,
-                "bytes": t.bytes,
+/// `inspect --json`: the metadata in file order (each value in full,
+/// streamed), then the tensor index. Shapes are in GGUF order, fastest
+/// dimension first (as llama.cpp prints them); offsets are relative to the
+/// file's tensor data section.
+#[derive(Serialize)]
+struct Json<'a> {
+    metadata: Metadata<'a>,
+    tensors: Vec<TensorJson<'a>>,
+}
+
+struct Metadata<'a>(&'a [(String, Value)]);
+
+impl Serialize for Metadata<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(key, value)| (key, value)))
+    }
+}
+
+#[derive(Serialize)]
+struct TensorJson<'a> {
+    name: &'a str,
+    #[serde(rename = "type")]
+    dtype: &'static str,
+    shape: &'a [u64],
+    offset: u64,
+    bytes: usize,
+}
+
+fn to_json(gguf: &GgufFile) -> Json<'_> {
+    Json {
+        metadata: Metadata(gguf.metadata()),
+        tensors: gguf
+            .tensors()
+            .iter()
+            .map(|t| TensorJson {
+                name: &t.name,
+                dtype: t.dtype.name(),
+                shape: &t.dims,
+                offset: t.offset,
+                bytes: t.bytes,
             })
-        })
-        .collect();
-    json!({ "metadata": metadata, "tensors": tensors })
+            .collect(),
+    }
 }
 
 fn summary(path: &Path, gguf: &GgufFile) -> String {
     let tensors = gguf.tensors();
     let total: usize = tensors.iter().map(|t| t.bytes).sum();
+    let file_type = file_type_of(gguf)
+        .map(|name| format!(", file type {name}"))
+        .unwrap_or_default();
     let mut out = format!(
-        "{}\nGGUF v{}, alignment {}, {} metadata keys, {} tensors ({:.1} MB of tensor data)\n\nmetadata:\n",
+        "{}\nGGUF v{}{file_type}, alignment {}, {} metadata keys, {} tensors ({:.1} MB of tensor data)\n\nmetadata:\n",
         path.display(),
         gguf.version(),
         gguf.alignment(),
@@ -72,11 +98,22 @@ fn summary(path: &Path, gguf: &GgufFile) -> String {
         total as f64 / 1e6
     );
     for (key, value) in gguf.metadata() {
-        out.push_str(&format!("  {key} = {}\n", show(value)));
+        let shown = match file_type_of(gguf) {
+            Some(name) if key == FILE_TYPE_KEY => format!("{value} ({name})"),
+            _ => show(value),
+        };
+        out.push_str(&format!("  {key} = {shown}\n"));
     }
     out.push_str(&format!("\ntensors by type: {}\n\n", type_counts(tensors)));
     out.push_str(&tensor_table(tensors));
     out
+}
+
+/// The name of `general.file_type` (`Q4_K_M` for 15), when it has one.
+pub fn file_type_of(gguf: &GgufFile) -> Option<&'static str> {
+    gguf.get(FILE_TYPE_KEY)
+        .and_then(Value::as_u64)
+        .and_then(file_type_name)
 }
 
 fn show(value: &Value) -> String {

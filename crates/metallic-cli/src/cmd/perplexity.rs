@@ -1,28 +1,32 @@
 //! `metallic perplexity`: llama.cpp's perplexity of a text file, chunk by
 //! chunk (chunks of --ctx-size tokens, the second half of each scored).
 
-use std::io::Write;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use metallic::generate::perplexity::perplexity;
 use metallic::{Error, Result};
 
 use super::run_options::RunOptions;
+use crate::output;
 
 /// llama-perplexity's default context.
 const DEFAULT_CHUNK: usize = 512;
 
 /// Measure the model's perplexity on a text file
 #[derive(clap::Args, Debug)]
+#[command(mut_arg("ctx_size", |a| a.help(
+    "Tokens per chunk (the KV cache holds one chunk), at least 4 [default: 512]"
+)))]
 pub struct Args {
     #[command(flatten)]
     run: RunOptions,
-    /// Plain text to score (the --ctx-size chunk defaults to 512 here)
-    #[arg(long, value_name = "F")]
+    /// Plain text to score
+    #[arg(short = 'f', long, value_name = "PATH")]
     file: PathBuf,
 }
 
-pub fn run(args: Args) -> Result<()> {
+pub fn run(args: Args) -> Result<ExitCode> {
     let text = std::fs::read_to_string(&args.file).map_err(|e| Error::io(&args.file, e))?;
     let mut loaded = args.run.load(|c| args.run.ctx_size_or(DEFAULT_CHUNK, c))?;
     let tokens = loaded.tokenizer.encode(&text, false)?;
@@ -32,11 +36,13 @@ pub fn run(args: Args) -> Result<()> {
         .add_bos()
         .then(|| loaded.tokenizer.bos_id())
         .flatten();
-    eprintln!(
-        "metallic: {} tokens, {} chunks of {chunk}",
-        tokens.len(),
-        tokens.len() / chunk
-    );
+    output::note(&format!(
+        "metallic: {}, {} of {chunk}",
+        output::count(tokens.len(), "token"),
+        output::count(tokens.len() / chunk, "chunk")
+    ));
+    // Kept to be returned after: the engine's callback cannot fail.
+    let mut write_error = None;
     let report = perplexity(
         &mut loaded.model,
         &loaded.ctx,
@@ -44,15 +50,16 @@ pub fn run(args: Args) -> Result<()> {
         chunk,
         bos,
         |i, _, ppl| {
-            print!("[{}]{ppl:.4} ", i + 1);
-            let _ = std::io::stdout().flush();
+            if write_error.is_none() {
+                write_error = output::print(&format!("[{}]{ppl:.4} ", i + 1)).err();
+            }
         },
     )?;
-    println!();
-    println!(
-        "perplexity: {:.4} ({} tokens scored)",
+    write_error.map_or(Ok(()), Err)?;
+    output::println(&format!(
+        "\nperplexity: {:.4} ({} tokens scored)",
         report.perplexity, report.scored_tokens
-    );
+    ))?;
     args.run.report_profile(&loaded.ctx);
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }

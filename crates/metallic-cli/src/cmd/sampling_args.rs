@@ -5,8 +5,16 @@ use metallic::generate::SamplingOptions;
 /// Defaults are llama.cpp's.
 #[derive(clap::Args, Debug)]
 pub struct SamplingArgs {
-    /// Most tokens to generate
-    #[arg(long, value_name = "N", default_value_t = 256)]
+    /// Most tokens to generate; -1: until the end of generation or of the
+    /// context
+    #[arg(
+        short = 'n',
+        long,
+        value_name = "N",
+        default_value = "256",
+        allow_negative_numbers = true,
+        value_parser = parse_max_tokens
+    )]
     pub max_tokens: usize,
     /// Stop before this text (repeatable)
     #[arg(long = "stop", value_name = "STRING")]
@@ -66,8 +74,33 @@ pub struct SamplingArgs {
     #[arg(long, value_name = "N", default_value_t = 64)]
     pub penalty_window: usize,
     /// Seed of the draws, for reproducible runs [default: from the clock]
-    #[arg(long, value_name = "N")]
+    #[arg(short = 's', long, value_name = "N")]
     pub seed: Option<u64>,
+}
+
+/// A token count, or -1 for no limit (llama.cpp's `-n -1`).
+fn parse_max_tokens(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<i64>() {
+        Ok(-1) => Ok(usize::MAX),
+        Ok(n) => usize::try_from(n)
+            .map_err(|_| format!("{n} is not a token count (a number from 0, or -1 for no limit)")),
+        Err(e) => Err(format!("{e} (a number from 0, or -1 for no limit)")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_max_tokens;
+
+    #[test]
+    fn max_tokens_takes_counts_and_minus_one_for_no_limit() {
+        assert_eq!(parse_max_tokens("0"), Ok(0));
+        assert_eq!(parse_max_tokens("300"), Ok(300));
+        assert_eq!(parse_max_tokens("-1"), Ok(usize::MAX));
+        for bad in ["-2", "x", "1.5", ""] {
+            assert!(parse_max_tokens(bad).is_err(), "{bad}");
+        }
+    }
 }
 
 impl SamplingArgs {

@@ -5,7 +5,6 @@ use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
@@ -38,13 +37,27 @@ pub trait PartSource {
     fn write_part(&self, index: usize, scratch: &Path, sink: &mut dyn Write) -> Result<()>;
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Progress {
-    /// A progress bar on stderr (drawn only on a terminal) and a line saying
-    /// what is being fetched.
-    Stderr,
-    Hidden,
+/// What a fetch reports as it goes, for the caller to draw (the library
+/// draws nothing).
+#[derive(Clone, Copy, Debug)]
+pub enum FetchEvent<'a> {
+    /// Fetching `artifact` into `dir` begins.
+    Started {
+        artifact: &'a Artifact,
+        dir: &'a Path,
+    },
+    /// Another process is fetching into `dir`; this one waits for it.
+    Waiting { dir: &'a Path },
+    /// Part `index` (from 0) of `count` is being fetched.
+    Part { index: usize, count: usize },
+    /// This many bytes of the artifact are written so far.
+    Written(u64),
+    /// The fetch is over, done or failed.
+    Finished,
 }
+
+/// The receiver of a fetch's `FetchEvent`s.
+pub type OnProgress<'a> = &'a mut dyn FnMut(FetchEvent<'_>);
 
 /// The path of `artifact` in `dir`, fetched from `source` unless a verified
 /// copy is already there.
@@ -52,29 +65,35 @@ pub fn ensure_cached(
     dir: &Path,
     artifact: &Artifact,
     source: &dyn PartSource,
-    progress: Progress,
+    on_progress: OnProgress<'_>,
 ) -> Result<PathBuf> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(Error::Fetch(format!(
+            "the model cache {} is not a directory (METALLIC_HOME names the cache directory)",
+            dir.display()
+        )));
+    }
     let path = dir.join(&artifact.file_name);
     let marker = dir.join(format!("{}.sha256", artifact.file_name));
     if is_trusted(&path, &marker, artifact)? {
         return Ok(path);
     }
     fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let _lock = lock_dir(dir, on_progress)?;
+    // The fetch this one waited for may have left the file in place.
+    if is_trusted(&path, &marker, artifact)? {
+        return Ok(path);
+    }
     remove_leftovers(dir, artifact);
     // Names of this process's own: a concurrent fetch into the same cache
     // cannot write into them, and each rename is atomic.
     let pid = std::process::id();
     let partial = dir.join(format!("{}{PARTIAL}{pid}", artifact.file_name));
     let scratch = dir.join(format!("{SCRATCH}{pid}"));
-    if progress == Progress::Stderr {
-        eprintln!(
-            "metallic: fetching {} ({:.0} MB) into {}",
-            artifact.file_name,
-            artifact.size as f64 / 1e6,
-            dir.display()
-        );
-    }
-    let assembled = assemble(&partial, &scratch, artifact, source, progress);
+    tracing::info!(file = artifact.file_name, dir = %dir.display(), "fetching");
+    on_progress(FetchEvent::Started { artifact, dir });
+    let assembled = assemble(&partial, &scratch, artifact, source, on_progress);
+    on_progress(FetchEvent::Finished);
     // Best effort: what is left here is never trusted, only untidy.
     let _ = fs::remove_dir_all(&scratch);
     if let Err(e) = assembled {
@@ -88,8 +107,43 @@ pub fn ensure_cached(
             path.display()
         ))
     })?;
-    fs::write(&marker, format!("{}\n", artifact.sha256)).map_err(|e| Error::io(&marker, e))?;
+    record_digest(&marker, artifact);
     Ok(path)
+}
+
+/// Locks the cache directory for this fetch (released when the handle
+/// drops), so that a second process fetching into it waits and then finds
+/// the file there rather than downloading it again. A lock on the directory
+/// itself leaves nothing behind.
+#[cfg(unix)]
+fn lock_dir(dir: &Path, on_progress: OnProgress<'_>) -> Result<File> {
+    let handle = File::open(dir).map_err(|e| Error::io(dir, e))?;
+    match handle.try_lock() {
+        Ok(()) => return Ok(handle),
+        Err(fs::TryLockError::WouldBlock) => {}
+        Err(fs::TryLockError::Error(e)) => return Err(Error::io(dir, e)),
+    }
+    on_progress(FetchEvent::Waiting { dir });
+    handle.lock().map_err(|e| Error::io(dir, e))?;
+    Ok(handle)
+}
+
+/// Where directories cannot be locked, concurrent fetches each download
+/// (their names are their own, so the result is still right).
+#[cfg(not(unix))]
+fn lock_dir(_: &Path, _: OnProgress<'_>) -> Result<()> {
+    Ok(())
+}
+
+/// Writes the marker that spares later runs the hashing. A cache that cannot
+/// be written (read-only) still serves the verified file: a warning.
+fn record_digest(marker: &Path, artifact: &Artifact) {
+    if let Err(e) = fs::write(marker, format!("{}\n", artifact.sha256)) {
+        tracing::warn!(
+            "cannot record the verified digest in {}: {e}; the file will be hashed again next time",
+            marker.display()
+        );
+    }
 }
 
 /// What a fetch writes before the process id: `<name>.partial.<pid>` and
@@ -142,7 +196,7 @@ fn is_trusted(path: &Path, marker: &Path, artifact: &Artifact) -> Result<bool> {
     if hex(&hasher.finalize()) != artifact.sha256 {
         return Ok(false);
     }
-    fs::write(marker, format!("{}\n", artifact.sha256)).map_err(|e| Error::io(marker, e))?;
+    record_digest(marker, artifact);
     Ok(true)
 }
 
@@ -152,33 +206,24 @@ fn assemble(
     scratch: &Path,
     artifact: &Artifact,
     source: &dyn PartSource,
-    progress: Progress,
+    on_progress: OnProgress<'_>,
 ) -> Result<()> {
     let file = File::create(partial).map_err(|e| Error::io(partial, e))?;
-    let bar = match progress {
-        Progress::Stderr => ProgressBar::new(artifact.size),
-        Progress::Hidden => ProgressBar::hidden(),
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
     let mut sink = VerifyingWriter {
         out: BufWriter::with_capacity(1 << 20, file),
         hasher: Sha256::new(),
         written: 0,
         limit: artifact.size,
-        bar: &bar,
+        on_progress,
     };
-    let parts = source.part_count();
-    for index in 0..parts {
-        bar.set_message(format!("part {}/{parts}", index + 1));
+    let count = source.part_count();
+    for index in 0..count {
+        tracing::debug!(part = index + 1, of = count, "fetching part");
+        (sink.on_progress)(FetchEvent::Part { index, count });
         fs::create_dir_all(scratch).map_err(|e| Error::io(scratch, e))?;
         source.write_part(index, scratch, &mut sink)?;
         fs::remove_dir_all(scratch).map_err(|e| Error::io(scratch, e))?;
     }
-    bar.finish_and_clear();
     let VerifyingWriter {
         out,
         hasher,
@@ -212,7 +257,7 @@ struct VerifyingWriter<'a, W: Write> {
     hasher: Sha256,
     written: u64,
     limit: u64,
-    bar: &'a ProgressBar,
+    on_progress: OnProgress<'a>,
 }
 
 impl<W: Write> Write for VerifyingWriter<'_, W> {
@@ -226,7 +271,7 @@ impl<W: Write> Write for VerifyingWriter<'_, W> {
         let n = self.out.write(buf)?;
         self.hasher.update(&buf[..n]);
         self.written += n as u64;
-        self.bar.inc(n as u64);
+        (self.on_progress)(FetchEvent::Written(self.written));
         Ok(n)
     }
 

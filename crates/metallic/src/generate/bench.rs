@@ -35,7 +35,8 @@ pub struct BenchResult {
 }
 
 /// Runs `pp N` for each prompt size, then `tg N` for each generation
-/// length; `on_result` sees each result as it completes.
+/// length (sizes of 0 are skipped); `on_result` sees each result as it
+/// completes.
 pub fn bench<M: LanguageModel + ?Sized>(
     model: &mut M,
     ctx: &Context,
@@ -55,8 +56,9 @@ pub fn bench<M: LanguageModel + ?Sized>(
         .chain(gen_tokens.iter().map(|&n| (BenchKind::Decode, n)));
     let mut results = Vec::new();
     let mut rng = rand::rngs::StdRng::seed_from_u64(TOKEN_SEED);
-    for (kind, n) in tests {
-        if n == 0 || n > model.context_size() {
+    // A test of 0 tokens is skipped, as llama-bench's `-p 0` / `-n 0`.
+    for (kind, n) in tests.filter(|&(_, n)| n > 0) {
+        if n > model.context_size() {
             return Err(Error::InvalidArgument(format!(
                 "a test of {n} tokens does not fit the context of {}",
                 model.context_size()

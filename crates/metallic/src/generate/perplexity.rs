@@ -11,6 +11,10 @@ use crate::error::{Error, Result};
 /// long chunk's logits.
 const SCORED_ROWS_PER_CALL: usize = 256;
 
+/// The smallest chunk that scores a token with context: half is context,
+/// and the last position scores nothing.
+const MIN_CHUNK: usize = 4;
+
 #[derive(Clone, Debug)]
 pub struct PerplexityReport {
     /// Perplexity over all chunks up to and including each one.
@@ -32,9 +36,14 @@ pub fn perplexity<M: LanguageModel + ?Sized>(
     bos: Option<u32>,
     mut on_chunk: impl FnMut(usize, usize, f64),
 ) -> Result<PerplexityReport> {
-    if chunk < 4 || chunk > model.context_size() {
+    if chunk < MIN_CHUNK {
         return Err(Error::InvalidArgument(format!(
-            "perplexity chunk size {chunk} is outside 4..={} (the context size)",
+            "a perplexity chunk (--ctx-size) of {chunk} tokens is too small: it must be at least {MIN_CHUNK}"
+        )));
+    }
+    if chunk > model.context_size() {
+        return Err(Error::InvalidArgument(format!(
+            "a perplexity chunk of {chunk} tokens does not fit the context of {}",
             model.context_size()
         )));
     }

@@ -1,5 +1,5 @@
-//! The generation loop: the prompt evaluated in one batch, then one token
-//! per step, sampled, streamed as text, until a stop condition.
+//! The generation loop: the prompt evaluated in batches, then one token per
+//! step, sampled, streamed as text, until a stop condition.
 
 use std::ops::ControlFlow;
 use std::time::Instant;
@@ -74,9 +74,15 @@ pub struct GenerateOutput {
     pub timings: Timings,
 }
 
+/// Prompt tokens evaluated per forward call. Between two batches the caller
+/// can stop a long prefill; batches this large keep the matrix products as
+/// fast as one batch of the whole prompt.
+pub const PREFILL_BATCH: usize = 256;
+
 /// Generates from an empty cache. `on_text` receives the text of each step
-/// as soon as it is safe to show (possibly empty: it is called every step,
-/// so it can ask to stop at any time by returning `Break`).
+/// as soon as it is safe to show (possibly empty: it is called every step
+/// and between prefill batches, so it can ask to stop at any time by
+/// returning `Break`).
 pub fn generate<M: LanguageModel + ?Sized>(
     model: &mut M,
     ctx: &Context,
@@ -131,7 +137,9 @@ pub(crate) fn generate_after_cached<M: LanguageModel + ?Sized>(
         return Ok(output);
     }
 
-    let mut logits = model.forward(ctx, &prompt[cached..], false)?;
+    let Some(mut logits) = prefill(model, ctx, &prompt[cached..], &mut on_text)? else {
+        return finish(output, StopReason::Interrupted, 0.0);
+    };
     let prefill_s = start.elapsed().as_secs_f64();
     output.timings.prefill_tokens_per_s = output.timings.prefill_tokens as f64 / prefill_s;
 
@@ -188,6 +196,25 @@ pub(crate) fn generate_after_cached<M: LanguageModel + ?Sized>(
         let _ = on_text(&text);
     }
     finish(output, stop_reason, decode_s)
+}
+
+/// Evaluates `tokens` in batches of `PREFILL_BATCH`, asking `on_text` (with
+/// no text) before each batch whether to go on. Returns the last token's
+/// logits, or `None` when stopped.
+fn prefill<M: LanguageModel + ?Sized>(
+    model: &mut M,
+    ctx: &Context,
+    tokens: &[u32],
+    on_text: &mut impl FnMut(&str) -> ControlFlow<()>,
+) -> Result<Option<Vec<f32>>> {
+    let mut logits = Vec::new();
+    for batch in tokens.chunks(PREFILL_BATCH) {
+        if on_text("").is_break() {
+            return Ok(None);
+        }
+        logits = model.forward(ctx, batch, false)?;
+    }
+    Ok(Some(logits))
 }
 
 fn finish(

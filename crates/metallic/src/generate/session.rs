@@ -1,6 +1,8 @@
 //! A chat: the conversation so far, rendered through the chat template each
 //! turn, with the model's cache reused for the part of the rendered prompt
-//! it already holds.
+//! it already holds. When the conversation outgrows the context, its oldest
+//! turns are dropped (the system message stays), as llama.cpp's context
+//! shift and ollama's truncation do.
 
 use std::ops::ControlFlow;
 
@@ -26,6 +28,8 @@ pub struct ChatSession {
     messages: Vec<ChatMessage>,
     /// The ids in the model's cache, in order.
     cached: Vec<u32>,
+    /// Messages dropped so far to fit the context.
+    dropped: usize,
 }
 
 impl ChatSession {
@@ -35,6 +39,7 @@ impl ChatSession {
             system,
             messages: Vec::new(),
             cached: Vec::new(),
+            dropped: 0,
         };
         session.reset();
         session
@@ -45,6 +50,12 @@ impl ChatSession {
         &self.messages
     }
 
+    /// Messages dropped since the session began because the conversation
+    /// outgrew the context.
+    pub fn dropped_messages(&self) -> usize {
+        self.dropped
+    }
+
     /// Forgets the conversation (the system message stays).
     pub fn reset(&mut self) {
         self.messages.clear();
@@ -53,7 +64,10 @@ impl ChatSession {
     }
 
     /// Answers `user`; the answer (partial if stopped early) joins the
-    /// history. On an error the conversation is unchanged.
+    /// history. When the rendered conversation would leave less room than
+    /// the answer may take (`max_tokens`, at most half the context), the
+    /// oldest turns are dropped first. On an error the conversation is
+    /// unchanged.
     pub fn reply<M: LanguageModel + ?Sized>(
         &mut self,
         model: &mut M,
@@ -65,7 +79,19 @@ impl ChatSession {
     ) -> Result<GenerateOutput> {
         let mut messages = self.messages.clone();
         messages.push(ChatMessage::user(user));
-        let prompt = tokenizer.encode(&self.template.render(&messages, true)?, true)?;
+        let room = model.context_size();
+        let answer_room = settings.max_tokens.min(room / 2);
+        let mut dropped = 0;
+        let prompt = loop {
+            let prompt = tokenizer.encode(&self.template.render(&messages, true)?, true)?;
+            if prompt.len() + answer_room <= room {
+                break prompt;
+            }
+            match drop_oldest_turn(&mut messages) {
+                0 => break prompt, // Only the new message is left: it may still fit.
+                n => dropped += n,
+            }
+        };
         // At least the last prompt token is evaluated: its logits are needed.
         let reusable = common_prefix(&self.cached, &prompt)
             .min(model.position())
@@ -96,8 +122,25 @@ impl ChatSession {
             .collect();
         messages.push(ChatMessage::assistant(output.text.clone()));
         self.messages = messages;
+        self.dropped += dropped;
         Ok(output)
     }
+}
+
+/// Removes the oldest turn after the system message: a user message with
+/// the answer that follows it. The last message (the one being answered)
+/// stays. Returns how many messages went.
+fn drop_oldest_turn(messages: &mut Vec<ChatMessage>) -> usize {
+    let first = messages.iter().position(|m| m.role != "system");
+    let Some(first) = first.filter(|&i| i + 1 < messages.len()) else {
+        return 0;
+    };
+    let answered = messages[first].role == "user"
+        && messages[first + 1].role == "assistant"
+        && first + 2 < messages.len();
+    let n = if answered { 2 } else { 1 };
+    messages.drain(first..first + n);
+    n
 }
 
 fn common_prefix(a: &[u32], b: &[u32]) -> usize {

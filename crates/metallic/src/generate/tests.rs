@@ -10,7 +10,7 @@ use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::testing::tiny_model::byte_tokenizer_parts;
 use crate::testing::{fresh_seed, rng};
-use crate::tokenizer::{ChatTemplate, Tokenizer};
+use crate::tokenizer::{ChatMessage, ChatTemplate, Tokenizer};
 use rand::Rng;
 
 const IM_END: u32 = 258;
@@ -192,8 +192,9 @@ fn the_callback_can_interrupt() {
         &tokenizer(),
         &request("a", 50, &[]),
         |_| {
+            // The first call comes before the prompt's one batch.
             calls += 1;
-            if calls == 3 {
+            if calls == 4 {
                 ControlFlow::Break(())
             } else {
                 ControlFlow::Continue(())
@@ -203,6 +204,54 @@ fn the_callback_can_interrupt() {
     .unwrap();
     assert_eq!(out.stop_reason, StopReason::Interrupted);
     assert_eq!(out.text, "bcd");
+}
+
+#[test]
+fn a_long_prefill_is_evaluated_in_batches_and_can_be_stopped_between_them() {
+    let prompt_len = 2 * run::PREFILL_BATCH + 3;
+    let mut r = rng(fresh_seed());
+    let prompt: String = (0..prompt_len)
+        .map(|_| char::from(r.random_range(b'a'..=b'z')))
+        .collect();
+    // Asked before each batch; stopped at the second question: one batch
+    // evaluated, nothing generated.
+    let mut model = Fake::new(1024, alphabet);
+    let mut asked = 0;
+    let out = generate(
+        &mut model,
+        &ctx(),
+        &tokenizer(),
+        &request(&prompt, 5, &[]),
+        |text| {
+            asked += 1;
+            assert_eq!(text, "", "no text before the prompt is evaluated");
+            if asked == 2 {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        },
+    )
+    .unwrap();
+    assert_eq!(asked, 2);
+    assert_eq!(out.stop_reason, StopReason::Interrupted);
+    assert!(out.generated_ids.is_empty() && out.text.is_empty());
+    assert_eq!(
+        model.cache,
+        prompt.as_bytes()[..run::PREFILL_BATCH]
+            .iter()
+            .map(|&b| u32::from(b))
+            .collect::<Vec<_>>()
+    );
+    // Not stopped: every batch evaluated, then generation as usual.
+    let mut model = Fake::new(1024, alphabet);
+    let (out, _) = run(&mut model, &request(&prompt, 1, &[]));
+    assert_eq!(out.stop_reason, StopReason::MaxTokens);
+    assert_eq!(model.evaluated, prompt_len);
+    assert_eq!(
+        out.generated_ids,
+        [alphabet(u32::from(*prompt.as_bytes().last().unwrap()))]
+    );
 }
 
 #[test]
@@ -248,6 +297,50 @@ fn a_chat_reuses_the_cached_conversation_and_caches_what_it_says() {
     assert_eq!(chat.messages()[4].content, second.text);
     chat.reset();
     assert_eq!(chat.messages().len(), 1);
+}
+
+#[test]
+fn a_chat_past_the_context_drops_its_oldest_turns_and_keeps_going() {
+    let t = tokenizer();
+    let mut model = Fake::new(96, alphabet);
+    let mut session = ChatSession::new(ChatTemplate::chatml(), Some("sys".into()));
+    let settings = ReplySettings {
+        max_tokens: 5,
+        stop_strings: Vec::new(),
+        sampling: SamplingOptions::greedy(),
+    };
+    // Each exchange renders to about 37 tokens: the third cannot fit 96
+    // with the first two, and the sixth would need 240.
+    for turn in 0..6 {
+        let out = session
+            .reply(
+                &mut model,
+                &ctx(),
+                &t,
+                &format!("hello {turn}"),
+                &settings,
+                |_| ControlFlow::Continue(()),
+            )
+            .unwrap_or_else(|e| panic!("turn {turn}: {e}"));
+        assert!(out.timings.prompt_tokens + 5 <= 96, "turn {turn}");
+        if turn >= 2 {
+            // The system message's tokens were still cached.
+            assert!(out.timings.prefill_tokens < out.timings.prompt_tokens);
+        }
+    }
+    assert!(
+        session.dropped_messages() >= 6,
+        "{}",
+        session.dropped_messages()
+    );
+    let messages = session.messages();
+    assert_eq!(messages[0], ChatMessage::system("sys"));
+    assert_eq!(messages[messages.len() - 2], ChatMessage::user("hello 5"));
+    assert_eq!(messages[messages.len() - 1].role, "assistant");
+    // Turns go in pairs: after the system message, user and assistant alternate.
+    for (i, m) in messages[1..].iter().enumerate() {
+        assert_eq!(m.role, if i % 2 == 0 { "user" } else { "assistant" });
+    }
 }
 
 #[test]

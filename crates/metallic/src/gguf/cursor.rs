@@ -58,9 +58,19 @@ impl<'a> Cursor<'a> {
         Ok(u64::from_le_bytes(self.array(what)?))
     }
 
+    /// The bytes read since position `start`.
+    pub(crate) fn since(&self, start: usize) -> &'a [u8] {
+        &self.bytes[start..self.pos]
+    }
+
     /// A GGUF string: a u64 byte length, then that many UTF-8 bytes. The
     /// length is checked against the bytes left before anything is copied.
     pub(crate) fn string(&mut self, what: &str) -> Result<String> {
+        self.str(what).map(str::to_owned)
+    }
+
+    /// `string`, borrowed from the bytes.
+    pub(crate) fn str(&mut self, what: &str) -> Result<&'a str> {
         let start = self.pos;
         let len = self.u64(what)?;
         let len = usize::try_from(len)
@@ -73,7 +83,7 @@ impl<'a> Cursor<'a> {
                 ))
             })?;
         let raw = self.take(len, what)?;
-        String::from_utf8(raw.to_vec())
+        std::str::from_utf8(raw)
             .map_err(|e| Error::Format(format!("{what} at byte {start} is not UTF-8: {e}")))
     }
 

@@ -3,12 +3,16 @@
 //! file (v2 and v3, little-endian) and hands out zero-copy tensor views;
 //! [`writer::GgufWriter`] writes one (tests build tiny models with it).
 
+pub mod array;
 mod cursor;
+pub mod file_type;
 pub mod reader;
 pub mod tensor_info;
 pub mod value;
 pub mod writer;
 
+pub use array::Array;
+pub use file_type::{file_type_name, FILE_TYPE_KEY};
 pub use reader::GgufFile;
 pub use tensor_info::TensorInfo;
 pub use value::Value;

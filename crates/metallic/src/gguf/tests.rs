@@ -28,16 +28,16 @@ fn every_value_type() -> Vec<(&'static str, Value)> {
         ("t.bool", Value::Bool(false)),
         (
             "t.strings",
-            Value::Array(vec![Value::String("a".into()), Value::String("ü".into())]),
+            Value::from(vec![Value::String("a".into()), Value::String("ü".into())]),
         ),
         (
             "t.nested",
-            Value::Array(vec![
-                Value::Array(vec![Value::F32(1.0)]),
-                Value::Array(vec![Value::F32(2.0), Value::F32(3.0)]),
+            Value::from(vec![
+                Value::from(vec![Value::F32(1.0)]),
+                Value::from(vec![Value::F32(2.0), Value::F32(3.0)]),
             ]),
         ),
-        ("t.empty", Value::Array(vec![])),
+        ("t.empty", Value::from(Vec::new())),
     ]
 }
 
@@ -329,6 +329,6 @@ fn alignment_must_be_a_power_of_two() {
 fn writer_refuses_wrong_tensor_sizes_and_mixed_arrays() {
     let w = GgufWriter::new().tensor("x", &[32], DType::Q8_0, vec![0u8; 33]);
     assert!(matches!(w.to_bytes(), Err(Error::InvalidArgument(_))));
-    let w = GgufWriter::new().metadata("m", Value::Array(vec![Value::U8(1), Value::I8(1)]));
+    let w = GgufWriter::new().metadata("m", Value::from(vec![Value::U8(1), Value::I8(1)]));
     assert!(matches!(w.to_bytes(), Err(Error::InvalidArgument(_))));
 }

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use super::array::Array;
 use super::cursor::Cursor;
 use crate::error::{Error, Result};
 
@@ -20,7 +21,8 @@ pub enum Value {
     F64(f64),
     Bool(bool),
     String(String),
-    Array(Vec<Value>),
+    /// Items of one type; read from a file, they stay encoded until used.
+    Array(Array),
 }
 
 // Type ids of GGUF's `gguf_metadata_value_type`.
@@ -138,7 +140,7 @@ impl Value {
         }
     }
 
-    pub fn as_array(&self) -> Option<&[Value]> {
+    pub fn as_array(&self) -> Option<&Array> {
         match self {
             Value::Array(items) => Some(items),
             _ => None,
@@ -146,19 +148,31 @@ impl Value {
     }
 
     /// The full value as JSON. Non-finite floats, which JSON cannot hold,
-    /// become `null`.
+    /// become `null`. (A large array is better streamed through
+    /// `Serialize`, which decodes one item at a time.)
     pub fn to_json(&self) -> serde_json::Value {
-        use serde_json::Value as J;
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// As JSON would hold it: numbers, booleans, strings, arrays (serde_json
+/// writes non-finite floats as `null`).
+impl serde::Serialize for Value {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
-            Value::F32(v) => float_json((*v).into()),
-            Value::F64(v) => float_json(*v),
-            Value::Bool(v) => J::Bool(*v),
-            Value::String(s) => J::String(s.clone()),
-            Value::Array(items) => J::Array(items.iter().map(Value::to_json).collect()),
-            _ => match self.as_u64() {
-                Some(u) => J::from(u),
-                None => J::from(self.as_i64().unwrap_or_default()),
-            },
+            Value::U8(v) => s.serialize_u8(*v),
+            Value::I8(v) => s.serialize_i8(*v),
+            Value::U16(v) => s.serialize_u16(*v),
+            Value::I16(v) => s.serialize_i16(*v),
+            Value::U32(v) => s.serialize_u32(*v),
+            Value::I32(v) => s.serialize_i32(*v),
+            Value::U64(v) => s.serialize_u64(*v),
+            Value::I64(v) => s.serialize_i64(*v),
+            Value::F32(v) => s.serialize_f64(f64::from(*v)),
+            Value::F64(v) => s.serialize_f64(*v),
+            Value::Bool(v) => s.serialize_bool(*v),
+            Value::String(v) => s.serialize_str(v),
+            Value::Array(items) => s.collect_seq(items.iter()),
         }
     }
 }
@@ -178,10 +192,6 @@ macro_rules! value_from {
 value_from!(u8 => U8, i8 => I8, u16 => U16, i16 => I16, u32 => U32, i32 => I32, u64 => U64,
     i64 => I64, f32 => F32, f64 => F64, bool => Bool, String => String, &str => String,
     Vec<Value> => Array);
-
-fn float_json(v: f64) -> serde_json::Value {
-    serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, serde_json::Value::Number)
-}
 
 /// Human form: strings bare at top level, arrays longer than a few items
 /// summarised with their length.
@@ -206,7 +216,7 @@ impl fmt::Display for Value {
                     if i > 0 {
                         f.write_str(", ")?;
                     }
-                    match item {
+                    match &item {
                         Value::String(s) => write!(f, "{s:?}")?,
                         other => write!(f, "{other}")?,
                     }
@@ -238,7 +248,12 @@ pub(crate) fn read_value(cur: &mut Cursor<'_>, type_id: u32, key: &str) -> Resul
     read_nested(cur, type_id, key, 0)
 }
 
-fn read_nested(cur: &mut Cursor<'_>, type_id: u32, key: &str, depth: usize) -> Result<Value> {
+pub(crate) fn read_nested(
+    cur: &mut Cursor<'_>,
+    type_id: u32,
+    key: &str,
+    depth: usize,
+) -> Result<Value> {
     let what = || format!("value of `{key}`");
     Ok(match type_id {
         U8 => Value::U8(cur.u8(&what())?),
@@ -264,26 +279,7 @@ fn read_nested(cur: &mut Cursor<'_>, type_id: u32, key: &str, depth: usize) -> R
             }
         }
         STRING => Value::String(cur.string(&what())?),
-        ARRAY => {
-            if depth >= MAX_ARRAY_DEPTH {
-                return Err(Error::Format(format!(
-                    "`{key}`: arrays nested more than {MAX_ARRAY_DEPTH} deep"
-                )));
-            }
-            let at = cur.position();
-            let item_type = cur.u32(&format!("array item type of `{key}`"))?;
-            let item_bytes = min_encoded_bytes(item_type).ok_or_else(|| {
-                Error::Format(format!(
-                    "`{key}`: unknown array item type {item_type} at byte {at}"
-                ))
-            })?;
-            let n = cur.count(item_bytes, &format!("array length of `{key}`"))?;
-            let mut items = Vec::with_capacity(n);
-            for _ in 0..n {
-                items.push(read_nested(cur, item_type, key, depth + 1)?);
-            }
-            Value::Array(items)
-        }
+        ARRAY => Value::Array(read_array(cur, key, depth)?),
         other => {
             return Err(Error::Format(format!(
                 "`{key}`: unknown value type {other} before byte {}",
@@ -291,6 +287,54 @@ fn read_nested(cur: &mut Cursor<'_>, type_id: u32, key: &str, depth: usize) -> R
             )))
         }
     })
+}
+
+/// Reads an array's header and checks its items, decoding none: the array
+/// keeps their bytes.
+fn read_array(cur: &mut Cursor<'_>, key: &str, depth: usize) -> Result<Array> {
+    if depth >= MAX_ARRAY_DEPTH {
+        return Err(Error::Format(format!(
+            "`{key}`: arrays nested more than {MAX_ARRAY_DEPTH} deep"
+        )));
+    }
+    let at = cur.position();
+    let item_type = cur.u32(&format!("array item type of `{key}`"))?;
+    let item_bytes = min_encoded_bytes(item_type).ok_or_else(|| {
+        Error::Format(format!(
+            "`{key}`: unknown array item type {item_type} at byte {at}"
+        ))
+    })?;
+    let n = cur.count(item_bytes, &format!("array length of `{key}`"))?;
+    let start = cur.position();
+    let what = || format!("array item of `{key}`");
+    match item_type {
+        BOOL => {
+            for (i, &b) in cur.take(n, &what())?.iter().enumerate() {
+                if b > 1 {
+                    return Err(Error::Format(format!(
+                        "`{key}`: bool at byte {} is {b}, not 0 or 1",
+                        start + i
+                    )));
+                }
+            }
+        }
+        STRING => {
+            for _ in 0..n {
+                cur.str(&what())?;
+            }
+        }
+        ARRAY => {
+            for _ in 0..n {
+                read_array(cur, key, depth + 1)?;
+            }
+        }
+        // A fixed-size type: its least size is its size, and `count`
+        // checked that n of them fit what is left.
+        _ => {
+            cur.take(n * item_bytes, &what())?;
+        }
+    }
+    Ok(Array::encoded(item_type, n, cur.since(start)))
 }
 
 /// Appends the value's encoding (without its type id) to `out`. Array items
@@ -310,7 +354,7 @@ pub(crate) fn write_value(out: &mut Vec<u8>, value: &Value, key: &str) -> Result
         Value::Bool(v) => out.push(u8::from(*v)),
         Value::String(s) => write_string(out, s),
         Value::Array(items) => {
-            let item_type = items.first().map_or(U8, Value::type_id);
+            let item_type = items.item_type().unwrap_or(U8);
             if items.iter().any(|v| v.type_id() != item_type) {
                 return Err(Error::InvalidArgument(format!(
                     "metadata `{key}`: array items of different types"
@@ -318,8 +362,8 @@ pub(crate) fn write_value(out: &mut Vec<u8>, value: &Value, key: &str) -> Result
             }
             out.extend_from_slice(&item_type.to_le_bytes());
             out.extend_from_slice(&(items.len() as u64).to_le_bytes());
-            for item in items {
-                write_value(out, item, key)?;
+            for item in items.iter() {
+                write_value(out, &item, key)?;
             }
         }
     }
@@ -349,10 +393,12 @@ mod tests {
             Value::F64(-2.25e300),
             Value::Bool(true),
             Value::String("héllo".into()),
-            Value::Array(vec![
-                Value::Array(vec![Value::I32(1), Value::I32(-2)]),
-                Value::Array(vec![]),
+            Value::from(vec![
+                Value::from(vec![Value::I32(1), Value::I32(-2)]),
+                Value::from(Vec::new()),
             ]),
+            Value::from(vec![Value::Bool(false), Value::Bool(true)]),
+            Value::from(vec![Value::from("a"), Value::from("")]),
         ]
     }
 
@@ -382,7 +428,7 @@ mod tests {
 
     #[test]
     fn json_keeps_full_values() {
-        let big = Value::Array((0..100).map(Value::U16).collect());
+        let big = Value::from((0..100).map(Value::U16).collect::<Vec<_>>());
         assert_eq!(big.to_json().as_array().unwrap().len(), 100);
         assert_eq!(Value::U64(u64::MAX).to_json(), serde_json::json!(u64::MAX));
         assert_eq!(Value::I8(-3).to_json(), serde_json::json!(-3));

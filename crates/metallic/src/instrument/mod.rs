@@ -51,7 +51,7 @@ impl Instrumentation {
             .map(PathBuf::from);
         let wanted = enabled || jsonl.is_some();
         Instrumentation::new(wanted, jsonl).unwrap_or_else(|e| {
-            eprintln!("warning: METALLIC_PROFILE_JSONL: {e}; profiling without a JSONL file");
+            tracing::warn!("METALLIC_PROFILE_JSONL: {e}; profiling without a JSONL file");
             Instrumentation::with_sink(true, None)
         })
     }
@@ -133,8 +133,8 @@ impl Instrumentation {
 }
 
 fn warn_write_failed(path: &Path, e: &std::io::Error) {
-    eprintln!(
-        "warning: writing profile records to {}: {e}; JSONL streaming stopped",
+    tracing::warn!(
+        "writing profile records to {}: {e}; JSONL streaming stopped",
         path.display()
     );
 }

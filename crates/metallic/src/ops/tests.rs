@@ -6,6 +6,7 @@ use crate::context::Context;
 use crate::device::Device;
 use crate::dtype::DType;
 use crate::error::Error;
+use crate::ops::{AttentionInput, KvShape};
 use crate::quant::{dequantize_f32, quantize};
 use crate::tensor::Tensor;
 use crate::testing::{assert_close, fresh_seed, random_vec, rng, Tolerance, POISON};
@@ -292,4 +293,68 @@ fn ops_are_recorded_when_profiling() {
         (last.op, last.backend, last.m, last.n),
         ("rms_norm", "cpu", 2, 4)
     );
+}
+
+#[test]
+fn step_input_misuse_is_an_error_and_changes_nothing() {
+    let ctx = ctx();
+    assert!(ctx.step_input(0, 10, 8).is_err());
+    assert!(ctx.step_input(9, 10, 8).is_err());
+    let mut step = ctx.step_input(2, 10, 8).unwrap();
+    step.set(&[3, 4], 5).unwrap();
+    for (ids, start) in [(&[1][..], 0), (&[1, 10][..], 0), (&[1, 2][..], 7)] {
+        assert!(matches!(
+            step.set(ids, start),
+            Err(Error::InvalidArgument(_))
+        ));
+    }
+    assert_eq!((step.ids(), step.start()), (&[3, 4][..], 5));
+}
+
+#[test]
+fn attention_misuse_is_an_error() {
+    let ctx = ctx();
+    let shape = KvShape {
+        layers: 2,
+        heads: 4,
+        kv_heads: 2,
+        head_dim: 8,
+        capacity: 6,
+    };
+    assert!(ctx
+        .kv_cache(KvShape {
+            kv_heads: 3,
+            ..shape
+        })
+        .is_err());
+    let mut cache = ctx.kv_cache(shape).unwrap();
+    let mut step = ctx.step_input(2, 5, 6).unwrap();
+    step.set(&[1, 2], 0).unwrap();
+    let q = tensor(&[0.5; 64], &[2, 4, 8]);
+    let kv = tensor(&[0.5; 32], &[2, 2, 8]);
+    let out = poisoned(&[2, 4, 8]);
+    let input = AttentionInput {
+        q: &q,
+        k: &kv,
+        v: &kv,
+        v_bias: None,
+        rope_base: 1e4,
+    };
+    ctx.attention(&input, &mut cache, 1, &step, &out).unwrap();
+    // A layer past the cache's, queries of the wrong shape, a step over
+    // more positions than the cache holds.
+    assert!(matches!(
+        ctx.attention(&input, &mut cache, 2, &step, &out),
+        Err(Error::InvalidArgument(_))
+    ));
+    let wrong_q = AttentionInput { k: &q, ..input };
+    assert!(matches!(
+        ctx.attention(&wrong_q, &mut cache, 0, &step, &out),
+        Err(Error::Shape(_))
+    ));
+    let long_step = ctx.step_input(2, 5, 7).unwrap();
+    assert!(matches!(
+        ctx.attention(&input, &mut cache, 0, &long_step, &out),
+        Err(Error::Shape(_))
+    ));
 }

@@ -2,11 +2,13 @@
 //! block format. Each activation row is quantized once to 8 bits (the form
 //! its weight format pairs with), each pair of weight rows is unpacked once
 //! into an L1-sized panel, and every tile of activation rows runs the
-//! integer kernels against it. Rayon splits the weight rows (n) into chunks.
+//! integer kernels against it; a single activation row (decode) instead
+//! streams the weight blocks through a one-row kernel where the instruction
+//! set has one. Rayon splits the weight rows (n) into chunks.
 
 use super::activation::QuantizedRows;
 use super::convert::dequantize_checked;
-use super::dot::{self, ActivationTile, Compiled, Isa, WeightTile, TILE_A, TILE_W};
+use super::dot::{self, ActivationRow, ActivationTile, Compiled, Isa, WeightTile, TILE_A, TILE_W};
 use super::panel::{Family, Panel};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
@@ -68,6 +70,26 @@ pub fn matmul_quantized_with(
     let chunks = (0..n.div_ceil(chunk)).into_par_iter();
     let columns = |ci: usize| ci * chunk..n.min((ci + 1) * chunk);
     match Family::of(w_type) {
+        Some(family) if m == 1 && dot::has_row_kernel(isa, w_type) => {
+            let act = QuantizedRows::new(a, lda, m, k, family.scale_block(), family.sum_group());
+            let row = ActivationRow {
+                q: &act.q,
+                d: &act.d,
+                sums: &act.sums,
+            };
+            chunks.for_each(|ci| {
+                let columns = columns(ci);
+                let mut sums = [0.0f32; MAX_CHUNK];
+                let sums = &mut sums[..columns.len()];
+                let rows = &w[columns.start * row_bytes..columns.end * row_bytes];
+                dot::dot_rows(isa, w_type, rows, row, sums);
+                for (j, &sum) in columns.zip(sums.iter()) {
+                    // SAFETY: (0, j) is inside C, and only this task writes
+                    // the columns of its chunk.
+                    unsafe { out.store(0, j, sum) };
+                }
+            });
+        }
         Some(family) => {
             let act = QuantizedRows::new(a, lda, m, k, family.scale_block(), family.sum_group());
             chunks.for_each_init(
@@ -153,12 +175,15 @@ fn check_operands(
     Ok(row_bytes)
 }
 
+/// The most weight rows one parallel task takes.
+const MAX_CHUNK: usize = 512;
+
 /// Weight rows per parallel task: about four tasks per thread balance the
 /// load, and a task is whole tiles.
 fn chunk_rows(n: usize) -> usize {
     let threads = rayon::current_num_threads().max(1);
     n.div_ceil(4 * threads)
-        .clamp(TILE_W, 512)
+        .clamp(TILE_W, MAX_CHUNK)
         .next_multiple_of(TILE_W)
 }
 

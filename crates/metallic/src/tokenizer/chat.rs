@@ -1,7 +1,10 @@
 //! Chat prompts: the model's Jinja chat template (`tokenizer.chat_template`)
 //! rendered with minijinja, configured like Hugging Face's renderer (blocks
-//! trimmed, Python string methods available).
+//! trimmed, Python string methods available). A template comes from the
+//! model file, so it is untrusted: each rendering has a budget of steps and
+//! of output, and ends in an error past either.
 
+use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use minijinja::{context, Environment, ErrorKind};
@@ -18,6 +21,14 @@ const CHATML: &str = "{%- for message in messages %}\
 {%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}";
 
 const TEMPLATE_NAME: &str = "chat";
+
+/// Template instructions one rendering may run (minijinja's fuel). Qwen's
+/// template spends about a hundred per message; a loop that never ends
+/// runs out in well under a second.
+const RENDER_STEPS: u64 = 5_000_000;
+
+/// Bytes one rendering may write: far past any prompt a context holds.
+const RENDER_OUTPUT_BYTES: usize = 64 << 20;
 
 /// The ChatML fallback is announced once per process, not per prompt.
 static FALLBACK_ANNOUNCED: AtomicBool = AtomicBool::new(false);
@@ -63,6 +74,7 @@ impl ChatTemplate {
         let mut env = Environment::new();
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);
+        env.set_fuel(Some(RENDER_STEPS));
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         env.add_function("raise_exception", raise_exception);
         env.add_template_owned(TEMPLATE_NAME, source.to_owned())
@@ -80,12 +92,12 @@ impl ChatTemplate {
         ChatTemplate::new(CHATML, "", "<|im_end|>").unwrap_or_else(|e| unreachable!("{e}"))
     }
 
-    /// The model's template, or ChatML (said once on stderr) when the file
-    /// has none.
+    /// The model's template, or ChatML (a warning logged once) when the
+    /// file has none.
     pub fn from_gguf(gguf: &GgufFile, tokenizer: &Tokenizer) -> Result<ChatTemplate> {
         let Some(value) = gguf.get("tokenizer.chat_template") else {
             if !FALLBACK_ANNOUNCED.swap(true, Ordering::Relaxed) {
-                eprintln!("metallic: the model has no chat template; using ChatML");
+                tracing::warn!("the model has no chat template; using ChatML");
             }
             return Ok(ChatTemplate::chatml());
         };
@@ -113,14 +125,50 @@ impl ChatTemplate {
             .env
             .get_template(TEMPLATE_NAME)
             .map_err(template_error)?;
-        template
-            .render(context! {
+        let mut out = CappedOutput::default();
+        let rendered = template.render_captured_to(
+            context! {
                 messages => messages,
                 add_generation_prompt => add_generation_prompt,
                 bos_token => &self.bos_token,
                 eos_token => &self.eos_token,
-            })
-            .map_err(template_error)
+            },
+            &mut out,
+        );
+        match rendered {
+            Ok(_) => String::from_utf8(out.bytes)
+                .map_err(|_| Error::Template("the output is not UTF-8".into())),
+            Err(_) if out.overflowed => Err(Error::Template(format!(
+                "the output passed {} MiB; the template is broken or hostile",
+                RENDER_OUTPUT_BYTES >> 20
+            ))),
+            Err(e) if e.kind() == ErrorKind::OutOfFuel => Err(Error::Template(format!(
+                "rendering ran past {RENDER_STEPS} steps; the template is broken or hostile"
+            ))),
+            Err(e) => Err(template_error(e)),
+        }
+    }
+}
+
+/// The rendered text, refusing to grow past `RENDER_OUTPUT_BYTES`.
+#[derive(Default)]
+struct CappedOutput {
+    bytes: Vec<u8>,
+    overflowed: bool,
+}
+
+impl Write for CappedOutput {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.bytes.len() + buf.len() > RENDER_OUTPUT_BYTES {
+            self.overflowed = true;
+            return Err(io::Error::other("chat template output too large"));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
@@ -184,5 +232,27 @@ mod tests {
             ChatTemplate::new("{{ raise_exception('roles must alternate') }}", "", "").unwrap();
         let err = strict.render(&conversation(), true).unwrap_err();
         assert!(err.to_string().contains("roles must alternate"), "{err}");
+    }
+
+    #[test]
+    fn a_template_that_never_ends_or_floods_is_stopped_with_a_clear_error() {
+        let endless = "{% for a in range(100000) %}{% for b in range(100000) %}{{ '' }}{% endfor %}{% endfor %}";
+        let err = ChatTemplate::new(endless, "", "")
+            .unwrap()
+            .render(&conversation(), true)
+            .unwrap_err();
+        assert!(err.to_string().contains("steps"), "{err}");
+        let flood = "{% for a in range(100000) %}{{ 'x' * 10000000 }}{% endfor %}";
+        let err = ChatTemplate::new(flood, "", "")
+            .unwrap()
+            .render(&conversation(), true)
+            .unwrap_err();
+        assert!(err.to_string().contains("MiB"), "{err}");
+        // Both budgets are far above what a real conversation needs.
+        let long: Vec<ChatMessage> = (0..2000)
+            .map(|i| ChatMessage::user(format!("message {i} {}", "y".repeat(1000))))
+            .collect();
+        let text = ChatTemplate::chatml().render(&long, true).unwrap();
+        assert!(text.ends_with("<|im_start|>assistant\n"));
     }
 }

@@ -13,7 +13,7 @@ pub use chat::{ChatMessage, ChatTemplate};
 pub use stream::StreamDecoder;
 
 use crate::error::{Error, Result};
-use crate::gguf::{GgufFile, Value};
+use crate::gguf::{Array, GgufFile, Value};
 use bpe::Bpe;
 use byte_level::ByteDecoder;
 use special::{Segment, SpecialTokens};
@@ -362,17 +362,16 @@ fn required<'a>(gguf: &'a GgufFile, key: &str) -> Result<&'a Value> {
     gguf.get(key).ok_or_else(|| config(key, "missing"))
 }
 
-fn array<'a>(value: &'a Value, key: &str) -> Result<&'a [Value]> {
+fn array<'a>(value: &'a Value, key: &str) -> Result<&'a Array> {
     value.as_array().ok_or_else(|| config(key, "not an array"))
 }
 
 fn strings(gguf: &GgufFile, key: &str) -> Result<Vec<String>> {
     array(required(gguf, key)?, key)?
         .iter()
-        .map(|v| {
-            v.as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| config(key, "holds a non-string"))
+        .map(|v| match v {
+            Value::String(s) => Ok(s),
+            _ => Err(config(key, "holds a non-string")),
         })
         .collect()
 }

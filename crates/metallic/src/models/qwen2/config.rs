@@ -3,7 +3,7 @@
 //! model code can trust them.
 
 use crate::error::{Error, Result};
-use crate::gguf::{GgufFile, Value};
+use crate::gguf::{Array, GgufFile, Value};
 
 const ARCH: &str = "qwen2";
 /// llama.cpp's RoPE base when `qwen2.rope.freq_base` is absent.
@@ -89,7 +89,7 @@ impl Qwen2Config {
         }
         let vocab_size = embd[1] as usize;
         if let Some(tokens) = f.get("tokenizer.ggml.tokens") {
-            let n = tokens.as_array().map(<[Value]>::len);
+            let n = tokens.as_array().map(Array::len);
             if n != Some(vocab_size) {
                 return Err(config_error(
                     "tokenizer.ggml.tokens",

@@ -19,7 +19,7 @@ mod rope;
 pub use argmax::argmax;
 pub use attention::{attention, AttentionShape};
 pub use dequantize::dequantize;
-pub use elementwise::{add_rows, store_rows, swiglu, Rows};
+pub use elementwise::{add_rows, store_rows, swiglu, RowLayout};
 pub use embedding::embedding;
 pub use indices::BatchIndices;
 pub use rms_norm::rms_norm;

@@ -1,11 +1,11 @@
 //! Matrix products: the public API on `Context`, one validated problem, and
 //! the backends that run it.
 
+pub mod blas;
 #[cfg(feature = "cuda")]
 pub(crate) mod cuda_widen;
 pub mod mlx;
 pub mod problem;
-pub mod vendor;
 
 pub use problem::{GemmProblem, MatrixOperand};
 

@@ -9,7 +9,9 @@ use super::problem::GemmProblem;
 pub enum BackendChoice {
     /// Always the project's own MLX-style kernels.
     Mlx,
-    /// Always the vendor library.
+    /// Always the vendor library (the `gemm` crate on the CPU, cuBLAS on
+    /// CUDA). `mps` is accepted as its alias: the original Metal design's
+    /// vendor library was Metal Performance Shaders.
     Vendor,
     /// Per problem, whichever the measured rule says is faster.
     Auto,
@@ -172,7 +174,7 @@ const SMALL_BF16_B: usize = 1 << 18;
 /// - f16: m = 1 mlx on all 7 (×1.1–10, fastest of 100, 2026-11-26 22:00
 ///   UTC, load about 4): vendor now widens a matrix-vector product to f32,
 ///   since `gemm`'s f16 gemv, faster before, accumulates in f16 (see
-///   vendor/mod.rs); m = 32 mlx on all 5 (×1.4–4.5); m = 128 mlx on 4 of 5
+///   blas/mod.rs); m = 32 mlx on all 5 (×1.4–4.5); m = 128 mlx on 4 of 5
 ///   (×1.2–1.9).
 /// - bf16 (vendor widens B to f32 on every call): m = 1 mlx on 4 of the 5
 ///   linears (×1.2–7.4), vendor on attention's small B (×2.0–2.3); m = 32

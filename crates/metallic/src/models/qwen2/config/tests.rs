@@ -242,7 +242,7 @@ fn vocabulary_must_agree() {
     let (key, detail) = Tiny::new()
         .set(
             "tokenizer.ggml.tokens",
-            Value::Array(vec![Value::String("a".into())]),
+            Value::from(vec![Value::String("a".into())]),
         )
         .error();
     assert_eq!(key, "tokenizer.ggml.tokens");

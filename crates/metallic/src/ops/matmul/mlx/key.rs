@@ -2,8 +2,8 @@
 //! MLX's function constants. A new specialization is a new field here and a
 //! new const parameter of the kernels, never a branch in the drivers.
 
-use super::microkernel::Isa;
 use crate::dtype::DType;
+use crate::quant::Isa;
 use std::fmt::Write;
 
 /// Which driver a key selects.
@@ -48,7 +48,7 @@ pub struct MlxKernelKey {
 
 impl MlxKernelKey {
     /// MLX-style instance name, e.g.
-    /// `gemm_f32_bm64_bn128_bk256_nt_batched_alignM_alignK_axpby_avx512`.
+    /// `gemm_f32_bm64_bn128_bk256_nt_batched_alignM_alignK_axpby_avx512-vnni`.
     pub fn name(&self) -> String {
         let kind = match self.kind {
             KernelKind::Gemm => "gemm",
@@ -87,7 +87,7 @@ mod tests {
         let key = MlxKernelKey {
             kind: KernelKind::Gemm,
             dtype: DType::F32,
-            isa: Isa::Avx512,
+            isa: Isa::portable(),
             tile: Tile {
                 bm: 64,
                 bn: 64,
@@ -104,7 +104,7 @@ mod tests {
         };
         assert_eq!(
             key.name(),
-            "gemm_f32_bm64_bn64_bk256_nt_batched_alignM_alignK_axpby_avx512"
+            "gemm_f32_bm64_bn64_bk256_nt_batched_alignM_alignK_axpby_portable"
         );
         let plain = MlxKernelKey {
             kind: KernelKind::Gemv,
@@ -117,6 +117,6 @@ mod tests {
             transpose_a: true,
             ..key
         };
-        assert_eq!(plain.name(), "gemv_bf16_bm64_bn64_bk256_tt_outsrc_avx512");
+        assert_eq!(plain.name(), "gemv_bf16_bm64_bn64_bk256_tt_outsrc_portable");
     }
 }

@@ -23,8 +23,8 @@ mod quantized;
 mod tests;
 mod validate;
 
+pub use crate::quant::Isa;
 pub use key::{KernelKind, MlxKernelKey, Tile};
-pub use microkernel::Isa;
 
 use crate::error::{Error, Result};
 use crate::ops::matmul::GemmProblem;
@@ -63,18 +63,13 @@ impl Default for MlxCpu {
 impl MlxCpu {
     /// The widest instruction set this CPU has, tiles chosen per problem.
     pub fn new() -> MlxCpu {
-        let isa = Isa::best();
-        let micro = isa.kernels().unwrap_or(microkernel::PORTABLE);
-        MlxCpu::build(isa, micro)
+        MlxCpu::with_isa(Isa::best())
     }
 
-    /// Forces one instruction set (tests, benchmarks); an error when this
-    /// CPU lacks it.
-    pub fn with_isa(isa: Isa) -> Result<MlxCpu> {
-        let micro = isa
-            .kernels()
-            .ok_or_else(|| Error::Unsupported(format!("this CPU lacks {}", isa.name())))?;
-        Ok(MlxCpu::build(isa, micro))
+    /// Forces one instruction set (tests, benchmarks); `Isa::supported`
+    /// lists this CPU's.
+    pub fn with_isa(isa: Isa) -> MlxCpu {
+        MlxCpu::build(isa, microkernel::kernels_for(isa))
     }
 
     /// Uses `tile` for every blocked (m > 1) product instead of the

@@ -11,11 +11,11 @@
 use crate::device::cuda::{launch, launch_with_shared, u32_of, Arg, CudaBuffer, CudaDevice};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
+use crate::ops::matmul::blas::cublas::check_bounds;
 use crate::ops::matmul::problem::{GemmProblem, MatrixOperand};
-use crate::ops::matmul::vendor::cublas::check_bounds;
 
 use super::gemm_key::{split_k_reduce_key, GemmKey};
-use super::tile_table::{self, GemmPlan};
+use super::tile_table::{self, CudaGemmPlan};
 
 /// Threads per block of the split-K reduction.
 const REDUCE_THREADS: u32 = 256;
@@ -41,7 +41,7 @@ pub fn run_gemm(
 pub fn run_gemm_with_plan(
     device: &CudaDevice,
     problem: &GemmProblem,
-    plan: GemmPlan,
+    plan: CudaGemmPlan,
     a: &CudaBuffer,
     b: &CudaBuffer,
     c: &mut CudaBuffer,
@@ -52,7 +52,7 @@ pub fn run_gemm_with_plan(
 fn run_planned(
     device: &CudaDevice,
     problem: &GemmProblem,
-    plan: Option<GemmPlan>,
+    plan: Option<CudaGemmPlan>,
     a: &CudaBuffer,
     b: &CudaBuffer,
     c: &mut CudaBuffer,
@@ -206,7 +206,7 @@ fn batch_dims(p: &GemmProblem) -> Result<Vec<BatchDim>> {
 /// Everything one problem's launches share.
 struct Launch {
     key: GemmKey,
-    plan: GemmPlan,
+    plan: CudaGemmPlan,
     /// Depth of one k slice (a multiple of BK); `k` without a split.
     k_chunk: usize,
     grid: (u32, u32, u32),
@@ -228,7 +228,7 @@ const UNIT: BatchDim = BatchDim {
 impl Launch {
     fn new(
         p: &GemmProblem,
-        plan: GemmPlan,
+        plan: CudaGemmPlan,
         dims: &[BatchDim],
         vec_a: bool,
         vec_b: bool,
@@ -245,7 +245,7 @@ impl Launch {
         let per_launch = inner.size * outer.size;
         let k_chunk = p.k.div_ceil(plan.splits).div_ceil(tile.bk).max(1) * tile.bk;
         let splits = p.k.div_ceil(k_chunk).max(1);
-        let plan = GemmPlan { tile, splits };
+        let plan = CudaGemmPlan { tile, splits };
         let split_k = splits > 1;
         let key = GemmKey {
             input,

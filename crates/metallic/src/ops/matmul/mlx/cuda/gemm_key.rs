@@ -10,7 +10,7 @@ use std::sync::{Mutex, OnceLock};
 use crate::device::cuda::{KernelKey, KernelSource};
 use crate::dtype::DType;
 
-use super::tile_table::Tile;
+use super::tile_table::CudaTile;
 
 /// F32 inputs: FFMA register tiles.
 pub(super) static GEMM_FFMA_SOURCE: KernelSource = KernelSource {
@@ -47,7 +47,7 @@ pub struct GemmKey {
     pub input: DType,
     /// C element type: `input` or F32.
     pub output: DType,
-    pub tile: Tile,
+    pub tile: CudaTile,
     /// A stored [k][m]; B stored [n][k] (the weight layout of `x · Wᵀ`).
     pub transpose_a: bool,
     pub transpose_b: bool,

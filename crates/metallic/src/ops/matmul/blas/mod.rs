@@ -24,7 +24,7 @@ use half::f16;
 use crate::dtype::DType;
 use crate::error::Result;
 use crate::ops::matmul::problem::GemmProblem;
-use launch::{Element, Product};
+use launch::{BlasElement, Product};
 use layout::{check_float, check_operand, is_injective, Geometry, Span};
 use weights::WeightCache;
 use widen::{elements, elements_mut, output_scratch, widen, write_output, F32Values};
@@ -111,7 +111,7 @@ impl VendorCpu {
 }
 
 /// All three operands in one type `gemm` takes directly.
-fn native<T: Element + bytemuck::Pod>(
+fn native<T: BlasElement + bytemuck::Pod>(
     p: &GemmProblem,
     checked: &Checked,
     a: &[u8],

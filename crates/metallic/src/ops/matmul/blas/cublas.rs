@@ -32,7 +32,7 @@ impl std::fmt::Debug for CublasGemm {
 
 /// How a problem maps onto cuBLAS calls.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct GemmPlan {
+pub struct CublasPlan {
     /// Number of `cublasGemmStridedBatchedEx` calls (1 unless the batch
     /// strides do not collapse).
     pub calls: usize,
@@ -84,9 +84,9 @@ impl CublasGemm {
     }
 
     /// How `p` would run, without running it.
-    pub fn plan(&self, p: &GemmProblem) -> Result<GemmPlan> {
+    pub fn plan(&self, p: &GemmProblem) -> Result<CublasPlan> {
         let mapping = map(p)?;
-        Ok(GemmPlan {
+        Ok(CublasPlan {
             calls: mapping.outer_offsets.len(),
             batch_per_call: mapping.inner_count,
         })
