@@ -36,7 +36,9 @@ const TILE_QUERIES: usize = 64;
 const TILE_KEYS: usize = 32;
 
 /// From this many query tokens on, the tiled kernel: below it most of a
-/// 64-token tile would be idle rows (measured on the H200: docs/PERF.md).
+/// 64-token tile would be idle rows, while the split kernel still fills the
+/// GPU (heads × tokens clusters of 8 blocks). A reasoned bound, not a
+/// measured crossover.
 const TILED_MIN_TOKENS: usize = 16;
 
 /// The tiled kernel's dynamic shared memory for `head_dim` (a multiple of
