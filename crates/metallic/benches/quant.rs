@@ -3,7 +3,8 @@
 //! second) and m = 128 (prefill; reported as FLOP per second, 2·m·n·k),
 //! one product at a time and all of a token's products together (every
 //! layer's, with the model's mix of formats: the matrix-product part of a
-//! decode step or of a 128-token prefill).
+//! decode step or of a 128-token prefill), and the machine's read bandwidth
+//! in the same pool (the limit a decode step's 392 MB can reach).
 //!
 //! `cargo bench -p metallic --bench quant`
 

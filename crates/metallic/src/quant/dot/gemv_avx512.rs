@@ -103,17 +103,17 @@ unsafe fn row_group<const F: u8, const R: usize>(
     let mut acc = [_mm256_setzero_ps(); R];
     let mut mins = [_mm512_setzero_ps(); R];
     for b in 0..nb {
-        for r in 0..R {
+        for (r, (acc, mins)) in acc.iter_mut().zip(&mut mins).enumerate() {
             // SAFETY: block b of row r is inside the rows the caller passed,
             // and `a` covers block b.
             unsafe {
                 let block = w.add(r * row_bytes + b * bytes);
                 match F {
-                    Q4_0 => q4_0(block, a, b, &mut acc[r]),
-                    Q5_0 => q5_0(block, a, b, &mut acc[r]),
-                    Q8_0 => q8_0(block, a, b, &mut acc[r]),
-                    Q4_K => q4_k(block, a, b, &mut acc[r], &mut mins[r]),
-                    _ => q6_k(block, a, b, &mut acc[r], &mut mins[r]),
+                    Q4_0 => q4_0(block, a, b, acc),
+                    Q5_0 => q5_0(block, a, b, acc),
+                    Q8_0 => q8_0(block, a, b, acc),
+                    Q4_K => q4_k(block, a, b, acc, mins),
+                    _ => q6_k(block, a, b, acc, mins),
                 }
             }
         }
