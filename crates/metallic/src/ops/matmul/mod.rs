@@ -1,16 +1,17 @@
 //! Matrix products: the public API on `Context`, one validated problem, and
 //! the backends that run it.
 
+pub mod backend;
 pub mod blas;
-#[cfg(feature = "cuda")]
-pub(crate) mod cuda_widen;
+mod host;
 pub mod mlx;
+#[cfg(feature = "cuda")]
+mod on_cuda;
 pub mod problem;
-
-pub use problem::{GemmProblem, MatrixOperand};
-
 pub mod route;
 
+pub use backend::{MatmulBackend, MatmulBackends};
+pub use problem::{GemmProblem, MatrixOperand};
 pub use route::{Backend, BackendChoice};
 
 use crate::context::Context;
@@ -19,7 +20,6 @@ use crate::error::{Error, Result};
 use crate::instrument::DispatchRecord;
 use crate::resource_cache::ResourceCache;
 use crate::tensor::Tensor;
-use std::time::{Duration, Instant};
 
 /// The Context call a dispatch came from, as the profile names it.
 #[derive(Clone, Copy)]
@@ -207,126 +207,26 @@ impl Context {
             out.write_f32(&scaled)?;
             return Ok(out);
         }
-        let backend = route::choose_on(self.device(), self.backend_choice(), &problem);
-        let duration = if self.instrumentation().enabled() {
-            Some(self.timed_backend(backend, &problem, a, b, &out)?)
-        } else {
-            self.run_backend(backend, &problem, a, b, &out)?;
-            None
-        };
-        if let Some(duration) = duration {
-            self.instrumentation().record(DispatchRecord {
-                op: op.label(b.dtype()),
-                backend: backend.name(),
-                dtype: a.dtype(),
-                batch: problem.batch_count(),
-                m: problem.m,
-                n: problem.n,
-                k: problem.k,
-                transpose_a,
-                transpose_b,
-                duration,
-            });
+        let backend = self
+            .matmul_backends()
+            .route(self.backend_choice(), &problem)?;
+        if !self.instrumentation().enabled() {
+            backend.run(&problem, a, b, &out)?;
+            return Ok(out);
         }
+        let ((), duration) = self.device().time(|| backend.run(&problem, a, b, &out))?;
+        self.instrumentation().record(DispatchRecord {
+            op: op.label(b.dtype()),
+            backend: backend.backend().name(),
+            dtype: a.dtype(),
+            batch: problem.batch_count(),
+            m: problem.m,
+            n: problem.n,
+            k: problem.k,
+            transpose_a,
+            transpose_b,
+            duration,
+        });
         Ok(out)
-    }
-
-    /// Runs `backend` and measures it: on a GPU by events around the
-    /// dispatch on the stream (which waits for it), on the CPU by the clock.
-    fn timed_backend(
-        &self,
-        backend: Backend,
-        problem: &GemmProblem,
-        a: &Tensor,
-        b: &Tensor,
-        c: &Tensor,
-    ) -> Result<Duration> {
-        #[cfg(feature = "cuda")]
-        if let crate::device::Device::Cuda(cuda) = self.device() {
-            return Ok(cuda.time(|| self.run_backend(backend, problem, a, b, c))?.1);
-        }
-        let started = Instant::now();
-        self.run_backend(backend, problem, a, b, c)?;
-        Ok(started.elapsed())
-    }
-
-    /// Borrows the three buffers (inputs shared, output exclusive) and runs
-    /// `backend` inside the Context's thread pool.
-    fn run_backend(
-        &self,
-        backend: Backend,
-        problem: &GemmProblem,
-        a: &Tensor,
-        b: &Tensor,
-        c: &Tensor,
-    ) -> Result<()> {
-        #[cfg(feature = "cuda")]
-        if let Some(cublas) = self.cublas() {
-            return match backend {
-                Backend::Vendor => {
-                    self.run_widened(problem, a, b, c, true, |p, a, b, c| cublas.run(p, a, b, c))
-                }
-                // The GEMV (m ≤ 8) reads GGUF blocks and mixed float types
-                // itself; the tiled GEMM multiplies one half type.
-                Backend::Mlx => {
-                    let widen = problem.m > mlx::cuda::gemv::MAX_ROWS;
-                    self.run_widened(problem, a, b, c, widen, |p, a, b, c| {
-                        mlx::cuda::run(cublas.device(), p, a, b, c)
-                    })
-                }
-            };
-        }
-        let a_bytes = a.buffer().read()?;
-        let b_bytes = b.buffer().read()?;
-        let mut c_bytes = c.buffer().write()?;
-        let (a_bytes, b_bytes, c_bytes) = (&a_bytes[..], &b_bytes[..], &mut c_bytes[..]);
-        self.install(|| match backend {
-            Backend::Mlx => self.mlx().run(problem, a_bytes, b_bytes, c_bytes),
-            Backend::Vendor => self.vendor().run(problem, a_bytes, b_bytes, c_bytes),
-        })
-    }
-}
-
-#[cfg(feature = "cuda")]
-impl Context {
-    /// Runs `gemm` on the buffers of `a`, `b` and `c` (inputs shared, output
-    /// exclusive), first widening, when `widen` is set, operands a float
-    /// GEMM cannot take as they are (see `cuda_widen`).
-    fn run_widened(
-        &self,
-        problem: &GemmProblem,
-        a: &Tensor,
-        b: &Tensor,
-        c: &Tensor,
-        widen: bool,
-        gemm: impl FnOnce(
-            &GemmProblem,
-            &crate::device::cuda::CudaBuffer,
-            &crate::device::cuda::CudaBuffer,
-            &mut crate::device::cuda::CudaBuffer,
-        ) -> Result<()>,
-    ) -> Result<()> {
-        use crate::device::cuda::CudaStorage;
-        fn storage<'t>(t: &'t Tensor, name: &str) -> Result<&'t CudaStorage> {
-            t.buffer().cuda().ok_or_else(|| {
-                Error::InvalidArgument(format!("operand `{name}` is not in CUDA memory"))
-            })
-        }
-        let widened = match widen {
-            true => self.widened_weights().widen(problem, a, b)?,
-            false => None,
-        };
-        let a_read = storage(a, "a")?.read()?;
-        let b_read = storage(b, "b")?.read()?;
-        let mut c_write = storage(c, "c")?.write()?;
-        match &widened {
-            None => gemm(problem, &a_read, &b_read, &mut c_write),
-            Some(w) => gemm(
-                &w.problem,
-                w.a.as_deref().unwrap_or(&a_read),
-                w.b.as_deref().unwrap_or(&b_read),
-                &mut c_write,
-            ),
-        }
     }
 }
