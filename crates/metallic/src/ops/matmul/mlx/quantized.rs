@@ -9,7 +9,7 @@ use super::args::elements;
 use super::validate::check_operand;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::ops::matmul::GemmProblem;
+use crate::ops::matmul::problem::{GemmProblem, Operand};
 use crate::quant::matmul_quantized;
 use half::slice::HalfFloatSliceExt;
 use half::{bf16, f16};
@@ -31,26 +31,11 @@ pub(super) fn run(p: &GemmProblem, a: &[u8], b: &[u8], c: &mut [u8]) -> Result<(
             )));
         }
     }
-    if p.b.row_major {
-        return Err(Error::Layout {
-            operand: "b",
-            detail: format!("a {w_type} B must be column-major: n rows of k values in blocks"),
-        });
-    }
-    let whole_blocks = |n: &usize| n.is_multiple_of(block);
-    let strides = [p.k, p.b.ld, p.b.offset];
-    if !strides.iter().chain(&p.b.batch_strides).all(whole_blocks) {
-        return Err(Error::Layout {
-            operand: "b",
-            detail: format!(
-                "k, leading dimension, offset and batch strides must be whole {w_type} blocks of {block}"
-            ),
-        });
-    }
-    check_operand("a", &p.a, p.m, p.k, a, &p.batch_shape)?;
-    check_operand("b", &p.b, p.k, p.n, b, &p.batch_shape)?;
-    check_operand("c", &p.c, p.m, p.n, c, &p.batch_shape)?;
-    if p.m == 0 || p.n == 0 || p.batch_count() == 0 {
+    // B column-major in whole blocks: the problem checks it with the rest.
+    check_operand(p, Operand::A, a)?;
+    check_operand(p, Operand::B, b)?;
+    check_operand(p, Operand::C, c)?;
+    if p.is_empty() {
         return Ok(());
     }
     let (row_bytes, ld_bytes) = (p.k / block * block_bytes, p.b.ld / block * block_bytes);

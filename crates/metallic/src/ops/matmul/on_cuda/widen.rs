@@ -19,7 +19,7 @@ use crate::device::Buffer;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::ops::cuda::dequantize;
-use crate::ops::matmul::problem::{GemmProblem, MatrixOperand};
+use crate::ops::matmul::problem::{GemmProblem, Operand};
 use crate::tensor::Tensor;
 
 /// A product's operands in the types it runs with: the widened problem and,
@@ -63,7 +63,7 @@ impl WidenedWeights {
         let mut problem = p.clone();
         let a_copy = if p.a.dtype != half {
             problem.a.dtype = half;
-            Some(Arc::new(widen_values(a, half, reach(p, &p.a, p.m, p.k))?))
+            Some(Arc::new(widen_values(a, half, p.span(Operand::A)?.end)?))
         } else {
             None
         };
@@ -74,7 +74,7 @@ impl WidenedWeights {
             Some(self.weight(b, half)?)
         } else {
             problem.b.dtype = half;
-            Some(Arc::new(widen_values(b, half, reach(p, &p.b, p.k, p.n))?))
+            Some(Arc::new(widen_values(b, half, p.span(Operand::B)?.end)?))
         };
         Ok(Some(Widened {
             problem,
@@ -103,23 +103,6 @@ impl WidenedWeights {
         );
         Ok(copy)
     }
-}
-
-/// One past the largest value index `operand` (rows × cols per matrix)
-/// reaches over `p`'s batch.
-fn reach(p: &GemmProblem, operand: &MatrixOperand, rows: usize, cols: usize) -> usize {
-    let last_batch: usize = p
-        .batch_shape
-        .iter()
-        .zip(&operand.batch_strides)
-        .map(|(&dim, &stride)| (dim - 1) * stride)
-        .sum();
-    let (major, minor) = if operand.row_major {
-        (rows, cols)
-    } else {
-        (cols, rows)
-    };
-    operand.offset + last_batch + (major - 1) * operand.ld + minor
 }
 
 /// Values `0..n` of `t`'s buffer (in `t`'s type) converted to `half`.

@@ -10,6 +10,7 @@ use crate::device::cuda::{KernelKey, KernelSource};
 use crate::dtype::DType;
 
 use super::tile_table::CudaTile;
+use crate::ops::matmul::mlx::GemmFlags;
 
 pub(super) static GEMM_SOURCE: KernelSource = KernelSource {
     name: "mlx_gemm",
@@ -33,34 +34,23 @@ pub struct GemmKey {
     /// C element type: `input` or F32.
     pub output: DType,
     pub tile: CudaTile,
-    /// A stored [k][m]; B stored [n][k] (the weight layout of `x · Wᵀ`).
-    pub transpose_a: bool,
-    pub transpose_b: bool,
+    /// The flags every mlx kernel shares (`batched`: grid z runs over the
+    /// batch; `align_k` is per k slice under split-K).
+    pub flags: GemmFlags,
     /// The operand's rows start 16-byte aligned (16-bit inputs): tiles
     /// arrive by 16-byte asynchronous copies instead of element loads.
     pub vec_a: bool,
     pub vec_b: bool,
-    /// Grid z runs over a batch with per-operand strides.
-    pub batched: bool,
-    /// m, n, k (per split) are multiples of BM, BN, BK: no bounds checks.
-    pub align_m: bool,
-    pub align_n: bool,
-    pub align_k: bool,
-    /// beta ≠ 0: the epilogue reads C.
-    pub use_out_source: bool,
-    /// alpha ≠ 1 or beta ∉ {0, 1}: the epilogue scales.
-    pub do_axpby: bool,
     /// k is split over grid z; raw sums go to a workspace (see `split_k.cu`).
     pub split_k: bool,
 }
 
 impl GemmKey {
     /// MLX-style name, e.g.
-    /// `steel_gemm_f16_f16_bm128_bn128_bk32_wm2_wn2_s3_nt_batched_alignM_alignK_axpby`
+    /// `steel_gemm_f16_f16_bm128_bn128_bk32_wm2_wn2_s3_nt_batched_alignM_alignK_axpby_vecA_vecB`
     /// (`steel_gemm_wgmma_…` for the Hopper kernel).
     pub fn name(&self) -> String {
         let t = self.tile;
-        let letter = |t: bool| if t { 't' } else { 'n' };
         let mut name = format!(
             "steel_gemm{}_{}_{}_bm{}_bn{}_bk{}",
             if t.wgmma { "_wgmma" } else { "" },
@@ -73,22 +63,11 @@ impl GemmKey {
         if self.input != DType::F32 {
             let _ = write!(name, "_wm{}_wn{}", t.wm, t.wn);
         }
-        let _ = write!(
-            name,
-            "_s{}_{}{}",
-            t.stages,
-            letter(self.transpose_a),
-            letter(self.transpose_b)
-        );
+        let _ = write!(name, "_s{}_{}", t.stages, self.flags.transposes());
+        self.flags.spell_into(&mut name);
         for (on, part) in [
-            (self.batched, "_batched"),
-            (self.align_m, "_alignM"),
-            (self.align_n, "_alignN"),
-            (self.align_k, "_alignK"),
             (self.vec_a, "_vecA"),
             (self.vec_b, "_vecB"),
-            (self.use_out_source, "_outsrc"),
-            (self.do_axpby, "_axpby"),
             (self.split_k, "_splitk"),
         ] {
             if on {
@@ -117,16 +96,16 @@ impl GemmKey {
             t.wm,
             t.wn,
             t.stages,
-            flag(self.transpose_a),
-            flag(self.transpose_b),
+            flag(self.flags.transpose_a),
+            flag(self.flags.transpose_b),
             flag(self.vec_a),
             flag(self.vec_b),
-            flag(self.batched),
-            flag(self.align_m),
-            flag(self.align_n),
-            flag(self.align_k),
-            flag(self.use_out_source),
-            flag(self.do_axpby),
+            flag(self.flags.batched),
+            flag(self.flags.align_m),
+            flag(self.flags.align_n),
+            flag(self.flags.align_k),
+            flag(self.flags.use_out_source),
+            flag(self.flags.do_axpby),
             flag(self.split_k),
         )
     }
