@@ -45,7 +45,7 @@ fn context_matmul_on_cuda_runs_cublas() {
     let b_values = random_vec(&mut r, n * k);
     let a = Tensor::from_f32(&device, &a_values, &[batch, m, k]).unwrap();
     let b = Tensor::from_f32(&device, &b_values, &[n, k]).unwrap();
-    let out = ctx.matmul(&a, &b, false, true).unwrap();
+    let out = ctx.matmul(&a, b.t()).unwrap();
     assert_eq!(out.device(), device);
     assert_eq!(out.shape(), &[batch, m, n]);
     assert_close(
@@ -55,14 +55,9 @@ fn context_matmul_on_cuda_runs_cublas() {
     );
     // Another thread, where the CUDA context is not yet current.
     let again = std::thread::scope(|s| {
-        s.spawn(|| {
-            ctx.matmul(&a, &b, false, true)
-                .unwrap()
-                .to_f32_vec()
-                .unwrap()
-        })
-        .join()
-        .unwrap()
+        s.spawn(|| ctx.matmul(&a, b.t()).unwrap().to_f32_vec().unwrap())
+            .join()
+            .unwrap()
     });
     assert_close(
         &again,
@@ -82,8 +77,8 @@ fn context_matmul_on_cuda_runs_cublas() {
         .build()
         .unwrap();
     let tall = Tensor::from_f32(&device, &random_vec(&mut r, 64 * k), &[64, k]).unwrap();
-    auto.matmul(&a, &b, false, true).unwrap();
-    auto.matmul(&tall, &b, false, true).unwrap();
+    auto.matmul(&a, b.t()).unwrap();
+    auto.matmul(&tall, b.t()).unwrap();
     // Half precision at m = 128: a small product to mlx's tiled GEMM, the
     // gate projection's size to cuBLAS (the measured rule in route.rs).
     let mut f16_matrix = |rows: usize, cols: usize| {
@@ -94,9 +89,8 @@ fn context_matmul_on_cuda_runs_cublas() {
         Tensor::from_f16(&device, &values, &[rows, cols]).unwrap()
     };
     let x = f16_matrix(128, 896);
-    auto.matmul(&x, &f16_matrix(896, 896), false, true).unwrap();
-    auto.matmul(&x, &f16_matrix(4864, 896), false, true)
-        .unwrap();
+    auto.matmul(&x, f16_matrix(896, 896).t()).unwrap();
+    auto.matmul(&x, f16_matrix(4864, 896).t()).unwrap();
     let backends: Vec<&str> = auto
         .instrumentation()
         .records()
@@ -123,15 +117,12 @@ fn mlx_on_cuda_runs_refuses_unsupported_weights_and_host_access_needs_a_copy() {
                 .sum()
         })
         .collect();
-    let product = ctx.matmul(&a, &a.clone(), false, false).unwrap();
+    let product = ctx.matmul(&a, &a.clone()).unwrap();
     assert_close(&product.to_f32_vec().unwrap(), &square, Tolerance::F32);
     let x = Tensor::from_f32(&device, &random_vec(&mut r, 256), &[1, 256]).unwrap();
     let q2_k = metallic::testing::random_blocks(&mut r, DType::Q2_K, 4 * 256);
     let w = Tensor::from_bytes(&device, DType::Q2_K, &q2_k, &[4, 256]).unwrap();
-    assert!(matches!(
-        ctx.matmul(&x, &w, false, true),
-        Err(Error::Unsupported(_))
-    ));
+    assert!(matches!(ctx.matmul(&x, w.t()), Err(Error::Unsupported(_))));
     assert!(matches!(a.buffer().read(), Err(Error::Unsupported(_))));
     let host = a.transpose(0, 1).unwrap().to_device(&Device::Cpu).unwrap();
     let expected: Vec<f64> = (0..16)
@@ -141,7 +132,7 @@ fn mlx_on_cuda_runs_refuses_unsupported_weights_and_host_access_needs_a_copy() {
     let back = host.to_device(&device).unwrap();
     assert_close(&back.to_f32_vec().unwrap(), &expected, Tolerance::F32);
     let cpu_ctx = Context::new(Device::Cpu).unwrap();
-    assert!(cpu_ctx.matmul(&a, &host, false, false).is_err());
+    assert!(cpu_ctx.matmul(&a, &host).is_err());
 }
 
 #[test]

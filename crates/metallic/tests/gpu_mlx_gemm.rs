@@ -468,15 +468,10 @@ fn prefill(m: usize, dtype: DType) {
             .collect();
         let (gx, gw) = (gpu.on_gpu(&x), gpu.on_gpu(&w));
         let tol = tolerance(dtype, k);
-        let mlx = gpu
-            .mlx
-            .matmul(&gx, &gw, false, true)
-            .unwrap()
-            .to_f32_vec()
-            .unwrap();
+        let mlx = gpu.mlx.matmul(&gx, gw.t()).unwrap().to_f32_vec().unwrap();
         let vendor = gpu
             .vendor
-            .matmul(&gx, &gw, false, true)
+            .matmul(&gx, gw.t())
             .unwrap()
             .to_f32_vec()
             .unwrap();

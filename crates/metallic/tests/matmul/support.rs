@@ -2,6 +2,7 @@
 //! padded, transposed), the float64 reference and the comparison.
 
 use metallic::ops::matmul::BackendChoice;
+use metallic::tensor::MatmulArg;
 use metallic::testing::{check_close, random_vec, Tolerance, POISON};
 use metallic::{Context, DType, Device, ResourceCache, Tensor};
 use rand::Rng;
@@ -201,13 +202,21 @@ pub fn reference(
     (shape, out)
 }
 
-/// `ctx.matmul(a, b, ta, tb)` on every backend against the reference.
+/// `t`, read transposed when `transposed` is set.
+pub fn arg(t: &Tensor, transposed: bool) -> MatmulArg<'_> {
+    match transposed {
+        true => t.t(),
+        false => t.into(),
+    }
+}
+
+/// `ctx.matmul(op(a), op(b))` on every backend against the reference.
 pub fn check_matmul(a: &Tensor, b: &Tensor, ta: bool, tb: bool, seed: u64) {
     let tol = tolerance(a.dtype(), k_of(a, ta));
     let (shape, expected) = reference(a, b, None, ta, tb, 1.0, 0.0);
     for (name, ctx) in contexts() {
         let out = ctx
-            .matmul(a, b, ta, tb)
+            .matmul(arg(a, ta), arg(b, tb))
             .unwrap_or_else(|e| panic!("{name}: {e} (seed {seed})"));
         assert_eq!(out.shape(), &shape[..], "{name}");
         assert!(out.is_contiguous(), "{name}: a new output is row-major");
@@ -244,6 +253,18 @@ pub fn check_alpha_beta(
             (out.shape(), out.strides(), out.offset()),
             (c.shape(), c.strides(), c.offset())
         );
+        check(name, c, &expected, tol, seed);
+        outside_view_unchanged(name, c, &before);
+        // The builder says the same product.
+        c.write_f32(&initial).unwrap();
+        let out = ctx
+            .gemm(arg(a, ta), arg(b, tb))
+            .out(c)
+            .alpha(alpha)
+            .beta(beta)
+            .run()
+            .unwrap_or_else(|e| panic!("{name} gemm: {e} (seed {seed})"));
+        assert!(out.shares_buffer(c), "{name}: gemm writes into c");
         check(name, c, &expected, tol, seed);
         outside_view_unchanged(name, c, &before);
     }

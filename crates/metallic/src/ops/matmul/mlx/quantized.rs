@@ -10,7 +10,7 @@ use super::validate::check_operand;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::ops::matmul::problem::{GemmProblem, Operand};
-use crate::quant::matmul_quantized;
+use crate::quant::{matmul_quantized, QuantizedProduct};
 use half::slice::HalfFloatSliceExt;
 use half::{bf16, f16};
 
@@ -58,17 +58,19 @@ pub(super) fn run(p: &GemmProblem, a: &[u8], b: &[u8], c: &mut [u8]) -> Result<(
                 &mut typed_mut(c)[c_offset..],
             )?,
             _ => matmul_quantized(
-                w_type,
-                w,
-                p.n,
-                p.k,
-                &elements(a)[a_offset..],
-                p.a.ld,
-                p.m,
+                &QuantizedProduct {
+                    w_type,
+                    w,
+                    n: p.n,
+                    k: p.k,
+                    a: &elements(a)[a_offset..],
+                    lda: p.a.ld,
+                    m: p.m,
+                    ldc: p.c.ld,
+                    alpha: p.alpha,
+                    beta: p.beta,
+                },
                 &mut typed_mut(c)[c_offset..],
-                p.c.ld,
-                p.alpha,
-                p.beta,
             )?,
         }
     }
@@ -121,7 +123,19 @@ where
             c[i * p.c.ld..i * p.c.ld + n].convert_to_f32_slice(row);
         }
     }
-    matmul_quantized(p.b.dtype, w, n, k, &a32, k, m, &mut c32, n, p.alpha, p.beta)?;
+    let product = QuantizedProduct {
+        w_type: p.b.dtype,
+        w,
+        n,
+        k,
+        a: &a32,
+        lda: k,
+        m,
+        ldc: n,
+        alpha: p.alpha,
+        beta: p.beta,
+    };
+    matmul_quantized(&product, &mut c32)?;
     for (i, row) in c32.chunks_exact(n).enumerate() {
         c[i * p.c.ld..i * p.c.ld + n].convert_from_f32_slice(row);
     }
