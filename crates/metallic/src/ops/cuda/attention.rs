@@ -1,6 +1,8 @@
 //! Causal grouped-query attention against a KV cache: prefill (many query
 //! tokens) and decode (one) are the same call.
 
+use std::borrow::Cow;
+
 use super::{check_float, check_rows, BatchIndices};
 use crate::device::cuda::{launch, u32_of, Arg, CudaBuffer, KernelKey, KernelSource};
 use crate::dtype::DType;
@@ -129,11 +131,11 @@ pub fn attention(
     positions.check_device(&device, "attention")?;
     let key = KernelKey {
         source: &SOURCE,
-        entry: "attention",
+        entry: Cow::Borrowed("attention"),
         act,
         aux: kv_dtype,
         param: s.head_dim as u32,
-        flags: "",
+        flags: Cow::Borrowed(""),
     };
     let args = [
         Arg::Ptr(out.device_ptr()),

@@ -287,7 +287,9 @@ impl Launch {
             // strides included) lies inside a, b and c; the workspace holds
             // splits × matrices × m × n floats; the tile's shared memory is
             // what its layout indexes; all on the device's one stream.
-            unsafe { launch_with_shared(device, gemm_key, self.grid, threads, shared, &args)? };
+            unsafe {
+                launch_with_shared(device, gemm_key.clone(), self.grid, threads, shared, &args)?
+            };
             if self.key.split_k {
                 self.reduce(device, p, c_ptr, partial)?;
             }

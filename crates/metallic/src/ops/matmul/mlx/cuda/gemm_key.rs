@@ -2,9 +2,8 @@
 //! field is a compile-time constant of `gemm.cu`, the kernel's name spells
 //! them out, and each distinct key is compiled once by the kernel cache.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
 use std::fmt::Write;
-use std::sync::{Mutex, OnceLock};
 
 use crate::device::cuda::{KernelKey, KernelSource};
 use crate::dtype::DType;
@@ -110,76 +109,45 @@ impl GemmKey {
         )
     }
 
-    /// The kernel cache's key for this specialization.
+    /// The kernel cache's key for this specialization (it owns the name and
+    /// the defines it is compiled with).
     pub(super) fn kernel_key(&self) -> KernelKey {
-        let (entry, flags) = interned(InternKey::Gemm(*self), || {
-            let name = self.name();
-            let defines = self.defines(&name);
-            (name, defines)
-        });
+        let name = self.name();
+        let flags = self.defines(&name);
         KernelKey {
             source: if self.tile.wgmma {
                 &GEMM_WGMMA_SOURCE
             } else {
                 &GEMM_SOURCE
             },
-            entry,
+            entry: Cow::Owned(name),
             act: self.input,
             aux: self.output,
             param: 0,
-            flags,
+            flags: Cow::Owned(flags),
         }
     }
 }
 
 /// The split-K reduction's key: C's type, whether it reads C, batched.
 pub(super) fn split_k_reduce_key(output: DType, use_out_source: bool, batched: bool) -> KernelKey {
-    let (entry, flags) = interned(InternKey::SplitK(output, use_out_source, batched), || {
-        let mut name = format!("steel_gemm_splitk_reduce_{}", output.name().to_lowercase());
-        if batched {
-            name.push_str("_batched");
-        }
-        if use_out_source {
-            name.push_str("_outsrc");
-        }
-        let defines = format!(
-            "-DHAS_BATCH={} -DUSE_OUT_SOURCE={} -DKERNEL_NAME={name}",
-            batched as u8, use_out_source as u8
-        );
-        (name, defines)
-    });
+    let mut name = format!("steel_gemm_splitk_reduce_{}", output.name().to_lowercase());
+    if batched {
+        name.push_str("_batched");
+    }
+    if use_out_source {
+        name.push_str("_outsrc");
+    }
+    let flags = format!(
+        "-DHAS_BATCH={} -DUSE_OUT_SOURCE={} -DKERNEL_NAME={name}",
+        batched as u8, use_out_source as u8
+    );
     KernelKey {
         source: &SPLIT_K_SOURCE,
-        entry,
+        entry: Cow::Owned(name),
         act: DType::F32,
         aux: output,
         param: 0,
-        flags,
+        flags: Cow::Owned(flags),
     }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-enum InternKey {
-    Gemm(GemmKey),
-    SplitK(DType, bool, bool),
-}
-
-type Interned = (&'static str, &'static str);
-
-/// The kernel cache keys by `&'static str`: each specialization's name and
-/// defines are made once and kept for the process (one pair per variant
-/// ever launched, a bounded set).
-fn interned(key: InternKey, make: impl FnOnce() -> (String, String)) -> Interned {
-    static TABLE: OnceLock<Mutex<HashMap<InternKey, Interned>>> = OnceLock::new();
-    let mut table = TABLE
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    *table.entry(key).or_insert_with(|| {
-        let (name, defines) = make();
-        (
-            Box::leak(name.into_boxed_str()),
-            Box::leak(defines.into_boxed_str()),
-        )
-    })
 }

@@ -4,6 +4,8 @@
 //! call and shared by all rows of A. `plan` picks the kernel and its flags
 //! from the problem; `run` checks the buffers and launches it.
 
+use std::borrow::Cow;
+
 use crate::device::cuda::{launch, u32_of, Arg, CudaBuffer, CudaDevice, KernelKey, KernelSource};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
@@ -93,11 +95,11 @@ impl GemvVariant {
     fn key(&self) -> KernelKey {
         KernelKey {
             source: &SOURCE,
-            entry: self.entry(),
+            entry: Cow::Borrowed(self.entry()),
             act: self.a,
             aux: self.b,
             param: self.param(),
-            flags: "",
+            flags: Cow::Borrowed(""),
         }
     }
 
