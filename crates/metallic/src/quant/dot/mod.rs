@@ -153,7 +153,7 @@ pub(crate) struct ActivationRow<'a> {
 pub(crate) fn has_row_kernel(isa: Isa, dtype: DType) -> bool {
     match isa.0 {
         #[cfg(target_arch = "x86_64")]
-        Kind::Avx512 => gemv_avx512::handles(dtype),
+        IsaKind::Avx512 => gemv_avx512::handles(dtype),
         _ => false,
     }
 }
@@ -180,7 +180,7 @@ pub(crate) fn dot_rows(
         // SAFETY: an AVX-512 `Isa` exists only on a CPU with the features;
         // the format is handled and the sizes were checked above.
         #[cfg(target_arch = "x86_64")]
-        Kind::Avx512 => unsafe { gemv_avx512::dot_rows(dtype, w, a, out) },
+        IsaKind::Avx512 => unsafe { gemv_avx512::dot_rows(dtype, w, a, out) },
         _ => return false,
     }
     true
