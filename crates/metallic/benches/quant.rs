@@ -10,7 +10,7 @@
 
 use divan::counter::{BytesCount, ItemsCount};
 use divan::Bencher;
-use metallic::quant::matmul_quantized;
+use metallic::quant::{matmul_quantized, QuantizedProduct};
 use metallic::testing::{random_vec, rng};
 use metallic::DType;
 
@@ -68,7 +68,7 @@ fn run(bencher: Bencher, name: &str, m: usize) {
         bencher.counter(ItemsCount::new(2 * m * n * k))
     };
     bencher.bench_local(|| {
-        pool.install(|| matmul_quantized(dtype, &w, n, k, &a, k, m, &mut c, n, 1.0, 0.0).unwrap());
+        pool.install(|| matmul_quantized(&product(dtype, &w, n, k, &a, m), &mut c).unwrap());
     });
 }
 
@@ -130,7 +130,7 @@ fn run_model(bencher: Bencher, m: usize) {
     bencher.bench_local(|| {
         pool.install(|| {
             for (dtype, n, k, w) in &products {
-                matmul_quantized(*dtype, w, *n, *k, &a, *k, m, &mut c, *n, 1.0, 0.0).unwrap();
+                matmul_quantized(&product(*dtype, w, *n, *k, &a, m), &mut c).unwrap();
             }
         })
     });
@@ -146,6 +146,29 @@ fn model_decode_token(bencher: Bencher) {
 #[divan::bench(sample_count = 5)]
 fn model_prefill_128_flops(bencher: Bencher) {
     run_model(bencher, 128);
+}
+
+/// `C = A · Wᵀ` with packed rows (lda = k, ldc = n).
+fn product<'a>(
+    w_type: DType,
+    w: &'a [u8],
+    n: usize,
+    k: usize,
+    a: &'a [f32],
+    m: usize,
+) -> QuantizedProduct<'a> {
+    QuantizedProduct {
+        w_type,
+        w,
+        n,
+        k,
+        a,
+        lda: k,
+        m,
+        ldc: n,
+        alpha: 1.0,
+        beta: 0.0,
+    }
 }
 
 /// This machine's read bandwidth in the engine's 2-thread pool: 1 GiB (more

@@ -8,28 +8,20 @@
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::instrument::Instrumentation;
-use crate::ops::matmul::blas::VendorCpu;
-use crate::ops::matmul::mlx::MlxCpu;
-use crate::ops::matmul::BackendChoice;
+use crate::ops::matmul::{BackendChoice, MatmulBackends};
 use crate::resource_cache::ResourceCache;
-use std::sync::{Mutex, MutexGuard, Once};
+use std::sync::{Arc, Mutex, MutexGuard, Once};
 
 /// The device, thread pool, buffer cache, matmul backends and routing, and
 /// instrumentation that operations run with.
 pub struct Context {
     device: Device,
-    pool: rayon::ThreadPool,
+    pool: Arc<rayon::ThreadPool>,
     backend_choice: BackendChoice,
     resources: Mutex<ResourceCache>,
-    /// The `mlx` backend with its cache of specialized kernels.
-    mlx: MlxCpu,
-    vendor: VendorCpu,
-    /// The `vendor` backend on a CUDA device.
-    #[cfg(feature = "cuda")]
-    cublas: Option<crate::ops::matmul::blas::cublas::CublasGemm>,
-    /// Half copies of quantized weights that CUDA float GEMMs multiply.
-    #[cfg(feature = "cuda")]
-    widened_weights: crate::ops::matmul::cuda_widen::WidenedWeights,
+    /// The device's matmul backends (with their kernel caches and device
+    /// state) and its `auto` rule.
+    matmul_backends: MatmulBackends,
     instrumentation: Instrumentation,
     /// Whether `run_step` may capture steps as graphs.
     graph_capture: bool,
@@ -90,23 +82,9 @@ impl Context {
         self.graph_capture
     }
 
-    pub(crate) fn mlx(&self) -> &MlxCpu {
-        &self.mlx
-    }
-
-    pub(crate) fn vendor(&self) -> &VendorCpu {
-        &self.vendor
-    }
-
-    /// cuBLAS on the Context's CUDA device (`None` on the CPU).
-    #[cfg(feature = "cuda")]
-    pub(crate) fn cublas(&self) -> Option<&crate::ops::matmul::blas::cublas::CublasGemm> {
-        self.cublas.as_ref()
-    }
-
-    #[cfg(feature = "cuda")]
-    pub(crate) fn widened_weights(&self) -> &crate::ops::matmul::cuda_widen::WidenedWeights {
-        &self.widened_weights
+    /// The matmul backends of the Context's device.
+    pub fn matmul_backends(&self) -> &MatmulBackends {
+        &self.matmul_backends
     }
 
     /// The Context's own buffer cache, for callers that reuse outputs across
@@ -162,6 +140,9 @@ impl ContextBuilder {
             .thread_name(|i| format!("metallic-{i}"))
             .build()
             .map_err(|e| Error::Device(format!("cannot start {threads} worker threads: {e}")))?;
+        let pool = Arc::new(pool);
+        let matmul_backends = MatmulBackends::for_device(&self.device, &pool)?;
+        matmul_backends.check_choice(backend_choice, &self.device)?;
         let instrumentation = match self.profile {
             None => Instrumentation::from_env(),
             Some(false) => Instrumentation::new(false, None)?,
@@ -170,22 +151,12 @@ impl ContextBuilder {
                 _ => Instrumentation::new(true, None)?,
             },
         };
-        #[cfg(feature = "cuda")]
-        let cublas = match &self.device {
-            Device::Cuda(cuda) => Some(crate::ops::matmul::blas::cublas::CublasGemm::new(cuda)?),
-            Device::Cpu => None,
-        };
         Ok(Context {
-            #[cfg(feature = "cuda")]
-            cublas,
-            #[cfg(feature = "cuda")]
-            widened_weights: Default::default(),
             device: self.device,
             pool,
             backend_choice,
             resources: Mutex::new(ResourceCache::new()),
-            mlx: MlxCpu::new(),
-            vendor: VendorCpu::new(),
+            matmul_backends,
             instrumentation,
             graph_capture: self
                 .graph_capture

@@ -11,6 +11,7 @@
 #![cfg(feature = "cuda")]
 
 mod gpu_common;
+mod reference;
 #[allow(dead_code)]
 #[path = "matmul/support.rs"]
 mod support;
@@ -21,7 +22,7 @@ use metallic::testing::{check_close, fresh_seed, random_vec, rng, Tolerance, POI
 use metallic::{Context, DType, Device, Error, ResourceCache, Tensor};
 use rand::Rng;
 use rayon::prelude::*;
-use support::{col_major, k_of, padded, random, reference, stored, tolerance};
+use support::{col_major, k_of, padded, random, stored, tolerance};
 
 const FLOATS: [DType; 3] = [DType::F32, DType::F16, DType::BF16];
 
@@ -159,13 +160,13 @@ fn check_alpha_beta(
     what: &str,
 ) {
     let initial = fill_c(r, c, beta);
-    let (_, expected) = reference(a, b, Some(&initial), ta, tb, alpha as f64, beta as f64);
+    let (_, expected) = reference::matmul(a, b, Some(&initial), ta, tb, alpha as f64, beta as f64);
     gpu.check(a, b, Some(c), ta, tb, alpha, beta, &expected, what);
 }
 
 /// op(a)·op(b) into a new tensor.
 fn check_matmul(gpu: &Gpu, a: &Tensor, b: &Tensor, ta: bool, tb: bool, what: &str) {
-    let (_, expected) = reference(a, b, None, ta, tb, 1.0, 0.0);
+    let (_, expected) = reference::matmul(a, b, None, ta, tb, 1.0, 0.0);
     gpu.check(a, b, None, ta, tb, 1.0, 0.0, &expected, what);
 }
 
@@ -290,7 +291,7 @@ fn small_cache_path_reuses_its_buffer() {
     let r = &mut rng(seed);
     let a = random(r, DType::F16, &[40, 64]);
     let b = random(r, DType::F16, &[72, 64]);
-    let (shape, expected) = reference(&a, &b, None, false, true, 2.0, 0.0);
+    let (shape, expected) = reference::matmul(&a, &b, None, false, true, 2.0, 0.0);
     let (ga, gb) = (gpu.on_gpu(&a), gpu.on_gpu(&b));
     let mut cache = ResourceCache::new();
     {
@@ -348,7 +349,8 @@ fn small_every_tile_and_split() {
                     let b = random(r, dtype, &stored(&[k, n], tb));
                     let c = random(r, dtype, &[2, m, n]);
                     let initial = fill_c(r, &c, 0.5);
-                    let (_, expected) = reference(&a, &b, Some(&initial), ta, tb, 1.25, 0.5);
+                    let (_, expected) =
+                        reference::matmul(&a, &b, Some(&initial), ta, tb, 1.25, 0.5);
                     let plan = CudaGemmPlan { tile, splits };
                     let got = run_plan(&gpu, &a, &b, &c, false, ta, tb, 1.25, 0.5, plan);
                     if let Err(msg) = check_close(&got, &expected, tolerance(dtype, k)) {
@@ -379,7 +381,7 @@ fn small_f32_output_from_16_bit_inputs() {
                 let c = random(r, DType::F32, &[m, n]);
                 let initial = fill_c(r, &c, beta);
                 let (_, expected) =
-                    reference(&a, &b, Some(&initial), false, true, 0.5, beta as f64);
+                    reference::matmul(&a, &b, Some(&initial), false, true, 0.5, beta as f64);
                 let sm = device.props().sm_count as usize;
                 let plans = [
                     tile_table::choose(dtype, m, n, k, 1, sm, false),
@@ -492,15 +494,10 @@ fn prefill(m: usize, dtype: DType) {
             .collect();
         let (gx, gw) = (gpu.on_gpu(&x), gpu.on_gpu(&w));
         let tol = tolerance(dtype, k);
-        let mlx = gpu
-            .mlx
-            .matmul(&gx, &gw, false, true)
-            .unwrap()
-            .to_f32_vec()
-            .unwrap();
+        let mlx = gpu.mlx.matmul(&gx, gw.t()).unwrap().to_f32_vec().unwrap();
         let vendor = gpu
             .vendor
-            .matmul(&gx, &gw, false, true)
+            .matmul(&gx, gw.t())
             .unwrap()
             .to_f32_vec()
             .unwrap();

@@ -15,46 +15,46 @@ use crate::error::{Error, Result};
 use rayon::prelude::*;
 use std::marker::PhantomData;
 
-/// C[i*ldc + j] = alpha * sum_k A[i*lda + k] * W_j[k] + beta * C[i*ldc + j]
-/// for i < m, j < n, where W is n rows of k values in block type `w_type`
-/// (row j at j * row_bytes, row_bytes = w_type.bytes_for(k)). beta == 0
-/// does not read C. Runs on rayon's current pool, with the CPU's best
+/// One product C = alpha · A · Wᵀ + beta · C: C[i*ldc + j] = alpha *
+/// sum_k A[i*lda + k] * W_j[k] + beta * C[i*ldc + j] for i < m, j < n, where
+/// W is n rows of k values in block type `w_type` (row j at j * row_bytes,
+/// row_bytes = w_type.bytes_for(k)). beta == 0 does not read C.
+#[derive(Clone, Copy, Debug)]
+pub struct QuantizedProduct<'a> {
+    pub w_type: DType,
+    pub w: &'a [u8],
+    pub n: usize,
+    pub k: usize,
+    pub a: &'a [f32],
+    pub lda: usize,
+    pub m: usize,
+    pub ldc: usize,
+    pub alpha: f32,
+    pub beta: f32,
+}
+
+/// Computes `p` into `c`. Runs on rayon's current pool, with the CPU's best
 /// instruction set.
-#[allow(clippy::too_many_arguments)]
-pub fn matmul_quantized(
-    w_type: DType,
-    w: &[u8],
-    n: usize,
-    k: usize,
-    a: &[f32],
-    lda: usize,
-    m: usize,
-    c: &mut [f32],
-    ldc: usize,
-    alpha: f32,
-    beta: f32,
-) -> Result<()> {
-    matmul_quantized_with(Isa::best(), w_type, w, n, k, a, lda, m, c, ldc, alpha, beta)
+pub fn matmul_quantized(p: &QuantizedProduct<'_>, c: &mut [f32]) -> Result<()> {
+    matmul_quantized_with(Isa::best(), p, c)
 }
 
 /// `matmul_quantized` with a chosen instruction set (tests and benchmarks
 /// compare them).
-#[allow(clippy::too_many_arguments)]
-pub fn matmul_quantized_with(
-    isa: Isa,
-    w_type: DType,
-    w: &[u8],
-    n: usize,
-    k: usize,
-    a: &[f32],
-    lda: usize,
-    m: usize,
-    c: &mut [f32],
-    ldc: usize,
-    alpha: f32,
-    beta: f32,
-) -> Result<()> {
-    let row_bytes = check_operands(w_type, w, n, k, a, lda, m, c, ldc)?;
+pub fn matmul_quantized_with(isa: Isa, p: &QuantizedProduct<'_>, c: &mut [f32]) -> Result<()> {
+    let QuantizedProduct {
+        w_type,
+        w,
+        n,
+        k,
+        a,
+        lda,
+        m,
+        ldc,
+        alpha,
+        beta,
+    } = *p;
+    let row_bytes = check_operands(p, c)?;
     if m == 0 || n == 0 {
         return Ok(());
     }
@@ -132,18 +132,18 @@ pub fn matmul_quantized_with(
 }
 
 /// Validates every size and returns the bytes of one weight row.
-#[allow(clippy::too_many_arguments)]
-fn check_operands(
-    w_type: DType,
-    w: &[u8],
-    n: usize,
-    k: usize,
-    a: &[f32],
-    lda: usize,
-    m: usize,
-    c: &[f32],
-    ldc: usize,
-) -> Result<usize> {
+fn check_operands(p: &QuantizedProduct<'_>, c: &[f32]) -> Result<usize> {
+    let QuantizedProduct {
+        w_type,
+        w,
+        n,
+        k,
+        a,
+        lda,
+        m,
+        ldc,
+        ..
+    } = *p;
     let row_bytes = w_type.bytes_for(k).ok_or_else(|| {
         Error::Shape(format!(
             "k = {k} is not a multiple of {w_type}'s block of {}",

@@ -2,6 +2,8 @@
 //! tokens) and decode (one) are the same call; the number of query tokens
 //! picks the kernel.
 
+use std::borrow::Cow;
+
 use super::{check_float, check_rows, BatchIndices};
 use crate::device::cuda::{
     launch, launch_with_shared, u32_of, Arg, CudaBuffer, CudaDevice, KernelKey, KernelSource,
@@ -34,7 +36,9 @@ const TILE_QUERIES: usize = 64;
 const TILE_KEYS: usize = 32;
 
 /// From this many query tokens on, the tiled kernel: below it most of a
-/// 64-token tile would be idle rows (measured on the H200: docs/PERF.md).
+/// 64-token tile would be idle rows, while the split kernel still fills the
+/// GPU (heads × tokens clusters of 8 blocks). A reasoned bound, not a
+/// measured crossover.
 const TILED_MIN_TOKENS: usize = 16;
 
 /// The tiled kernel's dynamic shared memory for `head_dim` (a multiple of
@@ -212,11 +216,11 @@ fn split_kv(
 ) -> Result<()> {
     let key = KernelKey {
         source: &SPLIT_KV,
-        entry: "attention_split_kv",
+        entry: Cow::Borrowed("attention_split_kv"),
         act,
         aux: kv_dtype,
         param: s.head_dim as u32,
-        flags: "",
+        flags: Cow::Borrowed(""),
     };
     let mut args = vec![
         Arg::Ptr(b.out.device_ptr()),
@@ -253,11 +257,11 @@ fn tiled(
 ) -> Result<()> {
     let key = KernelKey {
         source: &TILED,
-        entry: "attention_tiled",
+        entry: Cow::Borrowed("attention_tiled"),
         act,
         aux: kv_dtype,
         param: s.head_dim as u32,
-        flags: "",
+        flags: Cow::Borrowed(""),
     };
     let mut args = vec![
         Arg::Ptr(b.out.device_ptr()),

@@ -1,10 +1,11 @@
-//! Where each operand's matrices lie: strides per row and column, the span
-//! of elements the whole batch touches, and the checks that keep every
-//! access inside the operand's buffer.
+//! Where each operand's matrices lie for the `gemm` crate: strides per row
+//! and column, and whether the output's elements are distinct. The checks
+//! that keep every access inside a buffer are the problem's
+//! (`GemmProblem::span_within`).
 
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::ops::matmul::problem::{GemmProblem, MatrixOperand};
+use crate::ops::matmul::problem::{GemmProblem, MatrixOperand, Operand, Span};
 
 /// An operand's logical size (rows × cols, after its transpose) and strides.
 #[derive(Clone, Copy, Debug)]
@@ -38,108 +39,16 @@ impl Geometry {
     }
 }
 
-/// The elements `[start, end)` of an operand's buffer that the batch reads
-/// or writes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct Span {
-    pub start: usize,
-    pub end: usize,
-}
-
-impl Span {
-    pub fn len(&self) -> usize {
-        self.end - self.start
-    }
-}
-
-/// Checks one operand against the problem and its buffer length in bytes;
-/// returns its geometry and span.
+/// One operand's geometry and the span of its buffer the batch reaches,
+/// checked against the buffer's length in bytes (`GemmProblem::span_within`).
 pub(super) fn check_operand(
     p: &GemmProblem,
-    name: &'static str,
-    op: &MatrixOperand,
-    rows: usize,
-    cols: usize,
+    which: Operand,
     buffer_bytes: usize,
 ) -> Result<(Geometry, Span)> {
-    let layout = |detail: String| Error::Layout {
-        operand: name,
-        detail,
-    };
-    if op.batch_strides.len() != p.batch_shape.len() {
-        return Err(layout(format!(
-            "{} batch strides for {} batch dimensions",
-            op.batch_strides.len(),
-            p.batch_shape.len()
-        )));
-    }
-    let minor = if op.row_major { cols } else { rows };
-    if op.ld < minor.max(1) {
-        return Err(layout(format!(
-            "leading dimension {} is below the minor extent {minor}",
-            op.ld
-        )));
-    }
-    let geometry = Geometry::of(op, rows, cols);
-    let overflow = || layout("strides overflow the address space".into());
-    let extent = geometry.extent().ok_or_else(overflow)?;
-    if extent == 0 || p.batch_count() == 0 {
-        return Ok((
-            geometry,
-            Span {
-                start: op.offset,
-                end: op.offset,
-            },
-        ));
-    }
-    let mut last_batch = op.offset;
-    for (&dim, &stride) in p.batch_shape.iter().zip(&op.batch_strides) {
-        last_batch = (dim - 1)
-            .checked_mul(stride)
-            .and_then(|s| s.checked_add(last_batch))
-            .ok_or_else(overflow)?;
-    }
-    let span = Span {
-        start: op.offset,
-        end: last_batch.checked_add(extent).ok_or_else(overflow)?,
-    };
-    if op.dtype.is_quantized() {
-        check_blocks(op, rows, &geometry, layout)?;
-    }
-    let need = op.dtype.bytes_for(span.end).ok_or_else(overflow)?;
-    if need > buffer_bytes {
-        return Err(layout(format!(
-            "its matrices reach element {} ({need} bytes of {}), the buffer has {buffer_bytes} bytes",
-            span.end, op.dtype
-        )));
-    }
-    Ok((geometry, span))
-}
-
-/// A quantized operand is B stored column-major, so its blocks run along k;
-/// every column, offset and batch stride must start on a block.
-fn check_blocks(
-    op: &MatrixOperand,
-    k: usize,
-    g: &Geometry,
-    layout: impl Fn(String) -> Error,
-) -> Result<()> {
-    let block = op.dtype.block_size();
-    if op.row_major {
-        return Err(layout(format!(
-            "a {} operand must be column-major B (blocks along k)",
-            op.dtype
-        )));
-    }
-    let whole = |v: usize| v.is_multiple_of(block);
-    if !(whole(k) && whole(g.cs) && whole(op.offset) && op.batch_strides.iter().all(|&s| whole(s)))
-    {
-        return Err(layout(format!(
-            "k {k}, leading dimension {}, offset {} and batch strides {:?} must be multiples of the {} block size {block}",
-            op.ld, op.offset, op.batch_strides, op.dtype
-        )));
-    }
-    Ok(())
+    let span = p.span_within(which, buffer_bytes)?;
+    let (rows, cols) = p.extent(which);
+    Ok((Geometry::of(p.operand(which), rows, cols), span))
 }
 
 /// Whether distinct (batch, row, column) indices always reach distinct

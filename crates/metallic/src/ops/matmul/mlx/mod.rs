@@ -10,6 +10,7 @@ mod args;
 pub mod cuda;
 mod element;
 mod epilogue;
+mod flags;
 mod gemm;
 mod gemv;
 mod instance;
@@ -24,6 +25,7 @@ mod tests;
 mod validate;
 
 pub use crate::quant::Isa;
+pub use flags::GemmFlags;
 pub use key::{KernelKind, MlxKernelKey, Tile};
 
 use crate::error::{Error, Result};
@@ -163,14 +165,16 @@ impl MlxCpu {
             dtype: p.c.dtype,
             isa: self.isa,
             tile,
-            transpose_a,
-            transpose_b,
-            batched: p.batch_count() > 1,
-            align_m: p.m.is_multiple_of(tile.bm),
-            align_n: p.n.is_multiple_of(tile.bn),
-            align_k: p.k.is_multiple_of(tile.bk),
-            use_out_source: p.beta != 0.0,
-            do_axpby: p.alpha != 1.0 || (p.beta != 0.0 && p.beta != 1.0),
+            flags: GemmFlags {
+                transpose_a,
+                transpose_b,
+                batched: p.batch_count() > 1,
+                align_m: p.m.is_multiple_of(tile.bm),
+                align_n: p.n.is_multiple_of(tile.bn),
+                align_k: p.k.is_multiple_of(tile.bk),
+                use_out_source: p.beta != 0.0,
+                do_axpby: p.alpha != 1.0 || (p.beta != 0.0 && p.beta != 1.0),
+            },
         }
     }
 

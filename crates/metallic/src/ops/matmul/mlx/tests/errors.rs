@@ -87,7 +87,10 @@ fn misuse_returns_errors() {
         batch_shape: vec![1],
         ..p.clone()
     };
-    assert!(matches!(run(&rank, bytes, &mut c), Err(Error::Shape(_))));
+    assert!(matches!(
+        run(&rank, bytes, &mut c),
+        Err(Error::Layout { operand: "a", .. })
+    ));
     let huge = GemmProblem {
         a: MatrixOperand {
             offset: usize::MAX,

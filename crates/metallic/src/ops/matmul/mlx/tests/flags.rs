@@ -80,14 +80,16 @@ fn every_gemm_flag_combination_on_every_isa_and_dtype() {
                         dtype,
                         isa,
                         tile,
-                        transpose_a: ta,
-                        transpose_b: tb,
-                        batched,
-                        align_m: am,
-                        align_n: an,
-                        align_k: ak,
-                        use_out_source: out,
-                        do_axpby: axpby,
+                        flags: GemmFlags {
+                            transpose_a: ta,
+                            transpose_b: tb,
+                            batched,
+                            align_m: am,
+                            align_n: an,
+                            align_k: ak,
+                            use_out_source: out,
+                            do_axpby: axpby,
+                        },
                     }
                 });
             }
@@ -133,10 +135,11 @@ fn every_gemv_flag_combination_on_every_isa_and_dtype() {
                 }
                 let cpu = MlxCpu::with_isa(isa);
                 run_typed(dtype, cpu, &case, |key| {
+                    let f = &key.flags;
                     key.kind == KernelKind::Gemv
-                        && (key.transpose_a, key.transpose_b, key.batched) == (ta, tb, batched)
-                        && (key.align_m, key.align_n, key.align_k) == (true, an, ak)
-                        && (key.use_out_source, key.do_axpby) == (out, axpby)
+                        && (f.transpose_a, f.transpose_b, f.batched) == (ta, tb, batched)
+                        && (f.align_m, f.align_n, f.align_k) == (true, an, ak)
+                        && (f.use_out_source, f.do_axpby) == (out, axpby)
                         && key.dtype == dtype
                         && key.isa == isa
                 });
