@@ -3,13 +3,14 @@
 //! second) and m = 128 (prefill; reported as FLOP per second, 2·m·n·k),
 //! one product at a time and all of a token's products together (every
 //! layer's, with the model's mix of formats: the matrix-product part of a
-//! decode step or of a 128-token prefill).
+//! decode step or of a 128-token prefill), and the machine's read bandwidth
+//! in the same pool (the limit a decode step's 392 MB can reach).
 //!
 //! `cargo bench -p metallic --bench quant`
 
 use divan::counter::{BytesCount, ItemsCount};
 use divan::Bencher;
-use metallic::quant::matmul_quantized;
+use metallic::quant::{matmul_quantized, QuantizedProduct};
 use metallic::testing::{random_vec, rng};
 use metallic::DType;
 
@@ -67,7 +68,7 @@ fn run(bencher: Bencher, name: &str, m: usize) {
         bencher.counter(ItemsCount::new(2 * m * n * k))
     };
     bencher.bench_local(|| {
-        pool.install(|| matmul_quantized(dtype, &w, n, k, &a, k, m, &mut c, n, 1.0, 0.0).unwrap());
+        pool.install(|| matmul_quantized(&product(dtype, &w, n, k, &a, m), &mut c).unwrap());
     });
 }
 
@@ -129,7 +130,7 @@ fn run_model(bencher: Bencher, m: usize) {
     bencher.bench_local(|| {
         pool.install(|| {
             for (dtype, n, k, w) in &products {
-                matmul_quantized(*dtype, w, *n, *k, &a, *k, m, &mut c, *n, 1.0, 0.0).unwrap();
+                matmul_quantized(&product(*dtype, w, *n, *k, &a, m), &mut c).unwrap();
             }
         })
     });
@@ -145,4 +146,50 @@ fn model_decode_token(bencher: Bencher) {
 #[divan::bench(sample_count = 5)]
 fn model_prefill_128_flops(bencher: Bencher) {
     run_model(bencher, 128);
+}
+
+/// `C = A · Wᵀ` with packed rows (lda = k, ldc = n).
+fn product<'a>(
+    w_type: DType,
+    w: &'a [u8],
+    n: usize,
+    k: usize,
+    a: &'a [f32],
+    m: usize,
+) -> QuantizedProduct<'a> {
+    QuantizedProduct {
+        w_type,
+        w,
+        n,
+        k,
+        a,
+        lda: k,
+        m,
+        ldc: n,
+        alpha: 1.0,
+        beta: 0.0,
+    }
+}
+
+/// This machine's read bandwidth in the engine's 2-thread pool: 1 GiB (more
+/// than the last-level cache) summed in parallel. A decode step reads
+/// 392 MB of weights, so 392 MB over this rate is the fastest a token can be.
+#[divan::bench(sample_count = 10)]
+fn memory_read_2_threads(bencher: Bencher) {
+    use rayon::prelude::*;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let words: Vec<u64> = (0..(1u64 << 27)).collect();
+    bencher
+        .counter(BytesCount::new(words.len() * 8))
+        .bench_local(|| {
+            pool.install(|| {
+                words
+                    .par_chunks(1 << 16)
+                    .map(|c| c.iter().fold(0u64, |s, &x| s.wrapping_add(x)))
+                    .reduce(|| 0, u64::wrapping_add)
+            })
+        });
 }

@@ -10,8 +10,10 @@
 //! `tile_table.rs`).
 
 use metallic::device::cuda::{CudaBuffer, CudaDevice};
-use metallic::ops::matmul::mlx::cuda::{run_gemm, run_gemm_with_plan, tile_table, GemmPlan, Tile};
-use metallic::ops::matmul::vendor::cublas::CublasGemm;
+use metallic::ops::matmul::blas::cublas::CublasGemm;
+use metallic::ops::matmul::mlx::cuda::{
+    run_gemm, run_gemm_with_plan, tile_table, CudaGemmPlan, CudaTile,
+};
 use metallic::ops::matmul::{GemmProblem, MatrixOperand};
 use metallic::testing::{random_vec, rng};
 use metallic::{DType, Result};
@@ -177,7 +179,7 @@ fn time_us(
     Ok(samples[rounds / 2])
 }
 
-fn tile_name(t: &Tile) -> String {
+fn tile_name(t: &CudaTile) -> String {
     let kind = if t.wgmma { "wgmma " } else { "" };
     format!(
         "{kind}{}x{}x{} w{}x{} s{}",
@@ -212,7 +214,7 @@ fn ceiling(device: &CudaDevice, pool: &[f32], blas: &CublasGemm, dtype: DType) -
         _ => [&tile_table::TILES_16[..5], &tile_table::TILES_WGMMA[..3]].concat(),
     };
     for tile in large {
-        let plan = GemmPlan { tile, splits: 1 };
+        let plan = CudaGemmPlan { tile, splits: 1 };
         let mlx = time_us(device, 1, |_| {
             run_gemm_with_plan(device, &p, plan, &o.a, &o.b[0], &mut o.c)
         })?;
@@ -258,7 +260,7 @@ fn tune(device: &CudaDevice, pool: &[f32], dtype: DType) -> Result<()> {
                     row.push(f64::NAN);
                     continue;
                 }
-                let plan = GemmPlan {
+                let plan = CudaGemmPlan {
                     tile,
                     splits: split,
                 };

@@ -17,9 +17,9 @@
 
 use metallic::device::cuda::{CudaBuffer, CudaDevice};
 use metallic::ops::cuda::dequantize;
+use metallic::ops::matmul::blas::cublas::CublasGemm;
 use metallic::ops::matmul::mlx::cuda as mlx_cuda;
 use metallic::ops::matmul::mlx::cuda::gemv::{self, GemvVariant};
-use metallic::ops::matmul::vendor::cublas::CublasGemm;
 use metallic::ops::matmul::{Backend, GemmProblem, MatrixOperand};
 use metallic::testing::{random_blocks, rng};
 use metallic::{DType, Result};

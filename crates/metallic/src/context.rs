@@ -1,35 +1,30 @@
 //! `Context`: everything an operation needs besides its operands — the
 //! device, a thread pool, reusable buffers, the matmul backends with their
-//! routing, and the instrumentation. The environment
-//! (`FORCE_MATMUL_BACKEND`, `METALLIC_THREADS`, `METALLIC_PROFILE`) is read
-//! once, when the Context is built; changing it later does not affect it.
+//! routing, the instrumentation, and whether recurring steps are captured as
+//! graphs. The environment (`FORCE_MATMUL_BACKEND`, `METALLIC_THREADS`,
+//! `METALLIC_PROFILE`, `METALLIC_CUDA_GRAPH`) is read once, when the Context
+//! is built; changing it later does not affect it.
 
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::instrument::Instrumentation;
-use crate::ops::matmul::mlx::MlxCpu;
-use crate::ops::matmul::vendor::VendorCpu;
-use crate::ops::matmul::BackendChoice;
+use crate::ops::matmul::{BackendChoice, MatmulBackends};
 use crate::resource_cache::ResourceCache;
-use std::sync::{Mutex, MutexGuard, Once};
+use std::sync::{Arc, Mutex, MutexGuard, Once};
 
 /// The device, thread pool, buffer cache, matmul backends and routing, and
 /// instrumentation that operations run with.
 pub struct Context {
     device: Device,
-    pool: rayon::ThreadPool,
+    pool: Arc<rayon::ThreadPool>,
     backend_choice: BackendChoice,
     resources: Mutex<ResourceCache>,
-    /// The `mlx` backend with its cache of specialized kernels.
-    mlx: MlxCpu,
-    vendor: VendorCpu,
-    /// The `vendor` backend on a CUDA device.
-    #[cfg(feature = "cuda")]
-    cublas: Option<crate::ops::matmul::vendor::cublas::CublasGemm>,
-    /// Half copies of quantized weights that CUDA float GEMMs multiply.
-    #[cfg(feature = "cuda")]
-    widened_weights: crate::ops::matmul::cuda_widen::WidenedWeights,
+    /// The device's matmul backends (with their kernel caches and device
+    /// state) and its `auto` rule.
+    matmul_backends: MatmulBackends,
     instrumentation: Instrumentation,
+    /// Whether `run_step` may capture steps as graphs.
+    graph_capture: bool,
 }
 
 /// Options for a `Context`; each left unset comes from the environment.
@@ -38,6 +33,7 @@ pub struct ContextBuilder {
     threads: Option<usize>,
     backend: Option<BackendChoice>,
     profile: Option<bool>,
+    graph_capture: Option<bool>,
 }
 
 impl Context {
@@ -52,6 +48,7 @@ impl Context {
             threads: None,
             backend: None,
             profile: None,
+            graph_capture: None,
         }
     }
 
@@ -80,23 +77,14 @@ impl Context {
         &self.instrumentation
     }
 
-    pub(crate) fn mlx(&self) -> &MlxCpu {
-        &self.mlx
+    /// Whether recurring steps may be captured as graphs (see `step_graph`).
+    pub fn graph_capture(&self) -> bool {
+        self.graph_capture
     }
 
-    pub(crate) fn vendor(&self) -> &VendorCpu {
-        &self.vendor
-    }
-
-    /// cuBLAS on the Context's CUDA device (`None` on the CPU).
-    #[cfg(feature = "cuda")]
-    pub(crate) fn cublas(&self) -> Option<&crate::ops::matmul::vendor::cublas::CublasGemm> {
-        self.cublas.as_ref()
-    }
-
-    #[cfg(feature = "cuda")]
-    pub(crate) fn widened_weights(&self) -> &crate::ops::matmul::cuda_widen::WidenedWeights {
-        &self.widened_weights
+    /// The matmul backends of the Context's device.
+    pub fn matmul_backends(&self) -> &MatmulBackends {
+        &self.matmul_backends
     }
 
     /// The Context's own buffer cache, for callers that reuse outputs across
@@ -129,6 +117,13 @@ impl ContextBuilder {
         self
     }
 
+    /// Capturing recurring steps (decode) as device graphs; `None` reads
+    /// `METALLIC_CUDA_GRAPH` (`0` turns it off), else on.
+    pub fn graph_capture(mut self, capture: Option<bool>) -> Self {
+        self.graph_capture = capture;
+        self
+    }
+
     pub fn build(self) -> Result<Context> {
         let threads = match self.threads {
             Some(n) => n,
@@ -145,6 +140,9 @@ impl ContextBuilder {
             .thread_name(|i| format!("metallic-{i}"))
             .build()
             .map_err(|e| Error::Device(format!("cannot start {threads} worker threads: {e}")))?;
+        let pool = Arc::new(pool);
+        let matmul_backends = MatmulBackends::for_device(&self.device, &pool)?;
+        matmul_backends.check_choice(backend_choice, &self.device)?;
         let instrumentation = match self.profile {
             None => Instrumentation::from_env(),
             Some(false) => Instrumentation::new(false, None)?,
@@ -153,23 +151,16 @@ impl ContextBuilder {
                 _ => Instrumentation::new(true, None)?,
             },
         };
-        #[cfg(feature = "cuda")]
-        let cublas = match &self.device {
-            Device::Cuda(cuda) => Some(crate::ops::matmul::vendor::cublas::CublasGemm::new(cuda)?),
-            Device::Cpu => None,
-        };
         Ok(Context {
-            #[cfg(feature = "cuda")]
-            cublas,
-            #[cfg(feature = "cuda")]
-            widened_weights: Default::default(),
             device: self.device,
             pool,
             backend_choice,
             resources: Mutex::new(ResourceCache::new()),
-            mlx: MlxCpu::new(),
-            vendor: VendorCpu::new(),
+            matmul_backends,
             instrumentation,
+            graph_capture: self
+                .graph_capture
+                .unwrap_or_else(|| std::env::var("METALLIC_CUDA_GRAPH").as_deref() != Ok("0")),
         })
     }
 }
@@ -210,12 +201,14 @@ mod tests {
         let ctx = Context::builder(Device::Cpu)
             .threads(Some(3))
             .backend(BackendChoice::Vendor)
+            .graph_capture(Some(false))
             .build()
             .unwrap();
         assert_eq!(ctx.threads(), 3);
         assert_eq!(ctx.backend_choice(), BackendChoice::Vendor);
         assert_eq!(ctx.install(rayon::current_num_threads), 3);
         assert_eq!(ctx.device(), &Device::Cpu);
+        assert!(!ctx.graph_capture());
     }
 
     #[test]

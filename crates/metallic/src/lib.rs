@@ -40,6 +40,7 @@ pub mod models;
 pub mod ops;
 pub mod quant;
 pub mod resource_cache;
+pub mod step_graph;
 pub mod tensor;
 /// Helpers for the project's own tests: tolerances, random inputs, tiny
 /// model files. Not part of the public API.

@@ -4,6 +4,7 @@
 #![cfg(feature = "cuda")]
 
 mod gpu_common;
+mod reference;
 
 use metallic::ops::matmul::BackendChoice;
 use metallic::testing::{assert_close, fresh_seed, random_vec, rng, Tolerance};
@@ -13,21 +14,10 @@ fn cuda() -> Device {
     Device::Cuda(gpu_common::device())
 }
 
-/// `a [batch, m, k] · bᵀ` with b stored [n, k], in float64.
-fn reference(a: &[f32], b: &[f32], batch: usize, m: usize, n: usize, k: usize) -> Vec<f64> {
-    let mut out = Vec::with_capacity(batch * m * n);
-    for bi in 0..batch {
-        for i in 0..m {
-            for j in 0..n {
-                out.push(
-                    (0..k)
-                        .map(|l| a[(bi * m + i) * k + l] as f64 * b[j * k + l] as f64)
-                        .sum(),
-                );
-            }
-        }
-    }
-    out
+/// `a · bᵀ` in float64 (the shared reference, over host copies).
+fn reference(a: &Tensor, b: &Tensor) -> Vec<f64> {
+    let host = |t: &Tensor| t.to_device(&Device::Cpu).unwrap();
+    reference::matmul(&host(a), &host(b), None, false, true, 1.0, 0.0).1
 }
 
 #[test]
@@ -45,30 +35,21 @@ fn context_matmul_on_cuda_runs_cublas() {
     let b_values = random_vec(&mut r, n * k);
     let a = Tensor::from_f32(&device, &a_values, &[batch, m, k]).unwrap();
     let b = Tensor::from_f32(&device, &b_values, &[n, k]).unwrap();
-    let out = ctx.matmul(&a, &b, false, true).unwrap();
+    let out = ctx.matmul(&a, b.t()).unwrap();
     assert_eq!(out.device(), device);
     assert_eq!(out.shape(), &[batch, m, n]);
     assert_close(
         &out.to_f32_vec().unwrap(),
-        &reference(&a_values, &b_values, batch, m, n, k),
+        &reference(&a, &b),
         Tolerance::F32,
     );
     // Another thread, where the CUDA context is not yet current.
     let again = std::thread::scope(|s| {
-        s.spawn(|| {
-            ctx.matmul(&a, &b, false, true)
-                .unwrap()
-                .to_f32_vec()
-                .unwrap()
-        })
-        .join()
-        .unwrap()
+        s.spawn(|| ctx.matmul(&a, b.t()).unwrap().to_f32_vec().unwrap())
+            .join()
+            .unwrap()
     });
-    assert_close(
-        &again,
-        &reference(&a_values, &b_values, batch, m, n, k),
-        Tolerance::F32,
-    );
+    assert_close(&again, &reference(&a, &b), Tolerance::F32);
     let records = ctx.instrumentation().records();
     assert_eq!(records.len(), 2);
     assert_eq!(records[0].backend, "vendor");
@@ -82,8 +63,8 @@ fn context_matmul_on_cuda_runs_cublas() {
         .build()
         .unwrap();
     let tall = Tensor::from_f32(&device, &random_vec(&mut r, 64 * k), &[64, k]).unwrap();
-    auto.matmul(&a, &b, false, true).unwrap();
-    auto.matmul(&tall, &b, false, true).unwrap();
+    auto.matmul(&a, b.t()).unwrap();
+    auto.matmul(&tall, b.t()).unwrap();
     // Half precision at m = 128: a small product to mlx's tiled GEMM, the
     // gate projection's size to cuBLAS (the measured rule in route.rs).
     let mut f16_matrix = |rows: usize, cols: usize| {
@@ -94,9 +75,8 @@ fn context_matmul_on_cuda_runs_cublas() {
         Tensor::from_f16(&device, &values, &[rows, cols]).unwrap()
     };
     let x = f16_matrix(128, 896);
-    auto.matmul(&x, &f16_matrix(896, 896), false, true).unwrap();
-    auto.matmul(&x, &f16_matrix(4864, 896), false, true)
-        .unwrap();
+    auto.matmul(&x, f16_matrix(896, 896).t()).unwrap();
+    auto.matmul(&x, f16_matrix(4864, 896).t()).unwrap();
     let backends: Vec<&str> = auto
         .instrumentation()
         .records()
@@ -123,15 +103,12 @@ fn mlx_on_cuda_runs_refuses_unsupported_weights_and_host_access_needs_a_copy() {
                 .sum()
         })
         .collect();
-    let product = ctx.matmul(&a, &a.clone(), false, false).unwrap();
+    let product = ctx.matmul(&a, &a.clone()).unwrap();
     assert_close(&product.to_f32_vec().unwrap(), &square, Tolerance::F32);
     let x = Tensor::from_f32(&device, &random_vec(&mut r, 256), &[1, 256]).unwrap();
     let q2_k = metallic::testing::random_blocks(&mut r, DType::Q2_K, 4 * 256);
     let w = Tensor::from_bytes(&device, DType::Q2_K, &q2_k, &[4, 256]).unwrap();
-    assert!(matches!(
-        ctx.matmul(&x, &w, false, true),
-        Err(Error::Unsupported(_))
-    ));
+    assert!(matches!(ctx.matmul(&x, w.t()), Err(Error::Unsupported(_))));
     assert!(matches!(a.buffer().read(), Err(Error::Unsupported(_))));
     let host = a.transpose(0, 1).unwrap().to_device(&Device::Cpu).unwrap();
     let expected: Vec<f64> = (0..16)
@@ -141,7 +118,7 @@ fn mlx_on_cuda_runs_refuses_unsupported_weights_and_host_access_needs_a_copy() {
     let back = host.to_device(&device).unwrap();
     assert_close(&back.to_f32_vec().unwrap(), &expected, Tolerance::F32);
     let cpu_ctx = Context::new(Device::Cpu).unwrap();
-    assert!(cpu_ctx.matmul(&a, &host, false, false).is_err());
+    assert!(cpu_ctx.matmul(&a, &host).is_err());
 }
 
 #[test]

@@ -7,7 +7,7 @@ mod gpu_common;
 
 use gpu_common::*;
 use metallic::device::cuda::CudaBuffer;
-use metallic::ops::matmul::vendor::cublas::CublasGemm;
+use metallic::ops::matmul::blas::cublas::CublasGemm;
 use metallic::ops::matmul::GemmProblem;
 use metallic::testing::{fresh_seed, random_vec, rng};
 use metallic::{DType, Error};

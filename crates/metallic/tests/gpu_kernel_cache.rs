@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use gpu_common::*;
 use metallic::device::cuda::{CudaBuffer, CudaDevice};
-use metallic::ops::cuda::{self as ops, AttentionShape, BatchIndices, RopeShape, Rows};
+use metallic::ops::cuda::{self as ops, AttentionShape, BatchIndices, RopeShape, RowLayout};
 use metallic::testing::{fresh_seed, random_vec, rng};
 use metallic::DType;
 
@@ -52,7 +52,7 @@ fn forward_ops(device: &CudaDevice, seed: u64) -> (Vec<u32>, Vec<u8>) {
         &mut normed,
         &x,
         act,
-        Rows {
+        RowLayout {
             rows: tokens,
             cols: dim,
             row_stride: dim,
@@ -66,7 +66,7 @@ fn forward_ops(device: &CudaDevice, seed: u64) -> (Vec<u32>, Vec<u8>) {
     ops::add_rows(
         &mut normed,
         act,
-        Rows {
+        RowLayout {
             rows: tokens,
             cols: dim,
             row_stride: dim,
@@ -108,7 +108,7 @@ fn forward_ops(device: &CudaDevice, seed: u64) -> (Vec<u32>, Vec<u8>) {
     ops::add_rows(
         &mut x,
         act,
-        Rows {
+        RowLayout {
             rows: tokens,
             cols: dim,
             row_stride: dim,

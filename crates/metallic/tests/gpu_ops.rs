@@ -1,18 +1,21 @@
-//! The GPU ops of the forward pass against plain float64 CPU references, on
-//! fresh random inputs, with poisoned outputs, for F32, F16 and BF16.
+//! The GPU launchers of the forward pass's ops, below the Context: every
+//! activation dtype (F32, F16, BF16) and strided layouts the Context does not
+//! issue, against the one float64 reference (`reference`, shared with the
+//! cross-backend matrix), on fresh random inputs, with poisoned outputs.
 #![cfg(feature = "cuda")]
 
 mod gpu_common;
+mod reference;
 
 use gpu_common::*;
 use metallic::device::cuda::CudaBuffer;
-use metallic::ops::cuda::{self as ops, AttentionShape, BatchIndices, RopeShape, Rows};
+use metallic::ops::cuda::{self as ops, AttentionShape, BatchIndices, RopeShape, RowLayout};
 use metallic::testing::{check_close, fresh_seed, random_vec, rng};
 use metallic::DType;
 use rand::Rng;
 
-fn contiguous(rows: usize, cols: usize) -> Rows {
-    Rows {
+fn contiguous(rows: usize, cols: usize) -> RowLayout {
+    RowLayout {
         rows,
         cols,
         row_stride: cols,
@@ -31,19 +34,16 @@ fn rms_norm_matches_reference() {
                 let (w, wr) = upload_random(&device, &mut r, dim, weight_dtype);
                 let mut out = poisoned(&device, rows * dim, act);
                 let eps = 1e-6;
-                let shape = Rows {
+                let shape = RowLayout {
                     rows,
                     cols: dim,
                     row_stride: stride,
                 };
                 ops::rms_norm(&mut out, &x, act, shape, &w, weight_dtype, eps).unwrap();
-                let mut expected = Vec::new();
-                for row in 0..rows {
-                    let v = &xr[row * stride..row * stride + dim];
-                    let ms = v.iter().map(|x| x * x).sum::<f64>() / dim as f64;
-                    let scale = 1.0 / (ms + eps as f64).sqrt();
-                    expected.extend(v.iter().zip(&wr).map(|(x, w)| x * scale * w));
-                }
+                let x_rows: Vec<f64> = (0..rows)
+                    .flat_map(|row| xr[row * stride..row * stride + dim].iter().copied())
+                    .collect();
+                let expected = reference::rms_norm(&x_rows, &wr, f64::from(eps));
                 check_close(&download(&out, act), &expected, tolerance(act)).unwrap_or_else(|m| {
                     panic!("{act} w {weight_dtype} {rows}x{dim} seed {seed}: {m}")
                 });
@@ -52,20 +52,19 @@ fn rms_norm_matches_reference() {
     }
 }
 
+/// `reference::rope` on the heads `shape` places in the buffer `x`, in place
+/// (the gaps between heads keep their values).
 fn rope_ref(x: &mut [f64], shape: RopeShape, first_position: usize, base: f64) {
-    let half = shape.head_dim / 2;
-    for t in 0..shape.tokens {
-        for h in 0..shape.heads {
-            let o = t * shape.token_stride + h * shape.head_stride;
-            for i in 0..half {
-                let angle = (first_position + t) as f64
-                    * base.powf(-2.0 * i as f64 / shape.head_dim as f64);
-                let (s, c) = angle.sin_cos();
-                let (x0, x1) = (x[o + i], x[o + i + half]);
-                x[o + i] = x0 * c - x1 * s;
-                x[o + i + half] = x0 * s + x1 * c;
-            }
-        }
+    let d = shape.head_dim;
+    let head = |t: usize, h: usize| t * shape.token_stride + h * shape.head_stride;
+    let packed: Vec<f64> = (0..shape.tokens)
+        .flat_map(|t| (0..shape.heads).map(move |h| (t, h)))
+        .flat_map(|(t, h)| x[head(t, h)..head(t, h) + d].to_vec())
+        .collect();
+    let rotated = reference::rope(&packed, shape.heads, d, first_position, base);
+    for (i, values) in rotated.chunks(d).enumerate() {
+        let at = head(i / shape.heads, i % shape.heads);
+        x[at..at + d].copy_from_slice(values);
     }
 }
 
@@ -106,56 +105,28 @@ fn rope_matches_reference() {
     }
 }
 
-/// Causal GQA in float64: q [tokens, heads, d], caches [positions, kv_heads, d].
-fn attention_ref(
-    q: &[f64],
-    k: &[f64],
-    v: &[f64],
-    s: AttentionShape,
-    first_position: usize,
-) -> Vec<f64> {
-    let scale = s.scale as f64;
-    let d = s.head_dim;
-    let group = s.heads / s.kv_heads;
-    let mut out = vec![0.0; s.tokens * s.heads * d];
-    for t in 0..s.tokens {
-        for h in 0..s.heads {
-            let qo = t * s.q_token_stride + h * s.q_head_stride;
-            let kvh = h / group;
-            let keys = first_position + t + 1;
-            let scores: Vec<f64> = (0..keys)
-                .map(|j| {
-                    let ko = j * s.kv_pos_stride + kvh * s.kv_head_stride;
-                    (0..d).map(|e| q[qo + e] * k[ko + e]).sum::<f64>() * scale
-                })
-                .collect();
-            let max = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-            let weights: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
-            let total: f64 = weights.iter().sum();
-            for e in 0..d {
-                let value: f64 = (0..keys)
-                    .map(|j| weights[j] * v[j * s.kv_pos_stride + kvh * s.kv_head_stride + e])
-                    .sum();
-                out[(t * s.heads + h) * d + e] = value / total;
-            }
-        }
-    }
-    out
-}
-
 #[test]
 fn attention_prefill_and_decode_match_reference() {
     let device = device();
     let seed = fresh_seed();
     let mut r = rng(seed);
-    let capacity = 80;
+    let capacity = 300;
     for act in FLOATS {
+        // Few tokens take the split kernel (a cluster of 8 blocks, each a
+        // 16-warp share of the keys: 128 keys per round); 16 or more with
+        // head sizes of 64 and 128 the tiled one (64 queries, 32 keys a tile).
         for (tokens, first_position, heads, kv_heads, head_dim) in [
-            (9, 0, 14, 2, 64),  // prefill
-            (1, 37, 14, 2, 64), // decode
-            (5, 11, 14, 2, 64), // prefill continuing a cache
-            (1, 70, 4, 4, 128), // decode, no sharing, larger head
-            (3, 2, 8, 1, 32),   // one KV head shared by all
+            (9, 0, 14, 2, 64),   // prefill
+            (1, 37, 14, 2, 64),  // decode
+            (5, 11, 14, 2, 64),  // prefill continuing a cache
+            (1, 70, 4, 4, 128),  // decode, no sharing, larger head
+            (3, 2, 8, 1, 32),    // one KV head shared by all
+            (2, 290, 14, 2, 64), // decode past several rounds of every split
+            (1, 0, 14, 2, 64),   // the first token: most blocks see no key
+            (70, 0, 14, 2, 64),  // tiled: a full and a partial query tile
+            (16, 0, 4, 4, 128),  // tiled: the fewest tokens, larger head
+            (40, 200, 8, 1, 64), // tiled, continuing a long cache
+            (20, 9, 8, 2, 32), // many tokens, a head size the tiled kernel leaves to the split one
         ] {
             let s = AttentionShape {
                 tokens,
@@ -185,7 +156,8 @@ fn attention_prefill_and_decode_match_reference() {
             let mut positions = BatchIndices::new(&device, tokens, 1, capacity).unwrap();
             positions.set(&vec![0; tokens], first_position).unwrap();
             ops::attention(&mut out, &q, &k, &v, act, act, s, &positions).unwrap();
-            let expected = attention_ref(&qr, &kr, &vr, s, first_position);
+            let shape = (heads, kv_heads, head_dim);
+            let expected = reference::attention(&qr, &kr, &vr, shape, first_position);
             check_close(&download(&out, act), &expected, tolerance(act))
                 .unwrap_or_else(|m| panic!("{act} {s:?} seed {seed}: {m}"));
         }
@@ -203,11 +175,7 @@ fn swiglu_and_add_rows_match_reference() {
         let (up, ur) = upload_random(&device, &mut r, rows * cols, act);
         let mut out = poisoned(&device, rows * cols, act);
         ops::swiglu(&mut out, &gate, &up, act, rows, cols).unwrap();
-        let expected: Vec<f64> = gr
-            .iter()
-            .zip(&ur)
-            .map(|(g, u)| g / (1.0 + (-g).exp()) * u)
-            .collect();
+        let expected = reference::swiglu(&gr, &ur);
         check_close(&download(&out, act), &expected, tolerance(act))
             .unwrap_or_else(|m| panic!("swiglu {act} seed {seed}: {m}"));
 
@@ -225,7 +193,7 @@ fn swiglu_and_add_rows_match_reference() {
             ops::add_rows(
                 &mut x,
                 act,
-                Rows {
+                RowLayout {
                     rows,
                     cols,
                     row_stride: x_stride,
@@ -337,14 +305,7 @@ fn embedding_matches_reference() {
             let mut indices = BatchIndices::new(&device, ids.len(), vocab, ids.len()).unwrap();
             indices.set(&ids, 0).unwrap();
             ops::embedding(&mut out, act, &table, table_dtype, vocab, dim, &indices).unwrap();
-            let expected: Vec<f64> = ids
-                .iter()
-                .flat_map(|&id| {
-                    values[id as usize * dim..(id as usize + 1) * dim]
-                        .iter()
-                        .copied()
-                })
-                .collect();
+            let expected = reference::embedding(&values, dim, &ids);
             check_close(&download(&out, act), &expected, tolerance(act))
                 .unwrap_or_else(|m| panic!("{table_dtype} -> {act} seed {seed}: {m}"));
         }

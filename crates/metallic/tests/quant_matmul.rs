@@ -7,7 +7,9 @@
 //! error carried through the weights, `Σ_blocks step/2 · Σ |w|`, plus f32
 //! rounding of the sums — derived from the inputs, not picked.
 
-use metallic::quant::{dequantize_f32, matmul_quantized, matmul_quantized_with, Isa};
+use metallic::quant::{
+    dequantize_f32, matmul_quantized, matmul_quantized_with, Isa, QuantizedProduct,
+};
 use metallic::testing::{check_close, fresh_seed, random_vec, rng, Tolerance, POISON};
 use metallic::DType;
 use rand::Rng;
@@ -119,11 +121,19 @@ impl Problem {
 
     fn run(&self, isa: Isa) -> Vec<f32> {
         let mut c = self.c0.clone();
-        matmul_quantized_with(
-            isa, self.dtype, &self.w, self.n, self.k, &self.a, self.lda, self.m, &mut c, self.ldc,
-            self.alpha, self.beta,
-        )
-        .unwrap();
+        let product = QuantizedProduct {
+            w_type: self.dtype,
+            w: &self.w,
+            n: self.n,
+            k: self.k,
+            a: &self.a,
+            lda: self.lda,
+            m: self.m,
+            ldc: self.ldc,
+            alpha: self.alpha,
+            beta: self.beta,
+        };
+        matmul_quantized_with(isa, &product, &mut c).unwrap();
         c
     }
 
@@ -295,7 +305,7 @@ fn non_finite_activations_give_nan_not_a_panic() {
     let mut a = vec![0.5f32; 64];
     a[3] = f32::NAN;
     let mut c = [0.0f32; 2];
-    matmul_quantized(DType::Q8_0, &w, 2, 64, &a, 64, 1, &mut c, 2, 1.0, 0.0).unwrap();
+    matmul_quantized(&plain(DType::Q8_0, &w, 2, 64, &a, 64, 1, 2), &mut c).unwrap();
     assert!(c.iter().all(|v| v.is_nan()));
 }
 
@@ -305,7 +315,7 @@ fn bad_operands_are_errors() {
     let a = vec![1.0f32; 64];
     let mut c = vec![0.0f32; 8];
     let call = |t: DType, w: &[u8], n, k, a: &[f32], lda, m, c: &mut [f32], ldc| {
-        matmul_quantized(t, w, n, k, a, lda, m, c, ldc, 1.0, 0.0)
+        matmul_quantized(&plain(t, w, n, k, a, lda, m, ldc), c)
     };
     assert!(call(DType::Q8_0, &w, 4, 32, &a, 32, 2, &mut c, 4).is_ok());
     assert!(
@@ -338,7 +348,11 @@ fn bad_operands_are_errors() {
     );
     // k = 0: an empty sum, so C = beta · C.
     let mut c2 = [2.0f32, 4.0];
-    assert!(matmul_quantized(DType::Q4_K, &[], 2, 0, &[], 0, 1, &mut c2, 2, 1.0, 0.5).is_ok());
+    let empty_sum = QuantizedProduct {
+        beta: 0.5,
+        ..plain(DType::Q4_K, &[], 2, 0, &[], 0, 1, 2)
+    };
+    assert!(matmul_quantized(&empty_sum, &mut c2).is_ok());
     assert_eq!(c2, [1.0, 2.0]);
     // Empty products succeed without touching C.
     assert!(call(DType::Q8_0, &w, 4, 32, &a, 32, 0, &mut [], 4).is_ok());
@@ -364,7 +378,7 @@ proptest::proptest! {
         let w = vec![0u8; w_len];
         let a = vec![0.5f32; a_len];
         let mut c = vec![0.0f32; c_len];
-        let result = matmul_quantized(dtype, &w, n, k, &a, lda, m, &mut c, ldc, 1.0, 0.0);
+        let result = matmul_quantized(&plain(dtype, &w, n, k, &a, lda, m, ldc), &mut c);
         if result.is_ok() && m > 0 && n > 0 {
             proptest::prop_assert_eq!(dtype.bytes_for(k).map(|b| b * n), Some(w_len));
             proptest::prop_assert!(lda >= k && a_len >= (m - 1) * lda + k);
@@ -373,5 +387,31 @@ proptest::proptest! {
         let mut out = vec![0.0f32; k];
         let deq = dequantize_f32(dtype, &w, &mut out);
         proptest::prop_assert_eq!(deq.is_ok(), dtype.bytes_for(k) == Some(w_len));
+    }
+}
+
+/// `C = A · Wᵀ` (alpha 1, beta 0) over the given operands.
+#[allow(clippy::too_many_arguments)]
+fn plain<'a>(
+    w_type: DType,
+    w: &'a [u8],
+    n: usize,
+    k: usize,
+    a: &'a [f32],
+    lda: usize,
+    m: usize,
+    ldc: usize,
+) -> QuantizedProduct<'a> {
+    QuantizedProduct {
+        w_type,
+        w,
+        n,
+        k,
+        a,
+        lda,
+        m,
+        ldc,
+        alpha: 1.0,
+        beta: 0.0,
     }
 }

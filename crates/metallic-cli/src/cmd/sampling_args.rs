@@ -88,21 +88,6 @@ fn parse_max_tokens(text: &str) -> Result<usize, String> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::parse_max_tokens;
-
-    #[test]
-    fn max_tokens_takes_counts_and_minus_one_for_no_limit() {
-        assert_eq!(parse_max_tokens("0"), Ok(0));
-        assert_eq!(parse_max_tokens("300"), Ok(300));
-        assert_eq!(parse_max_tokens("-1"), Ok(usize::MAX));
-        for bad in ["-2", "x", "1.5", ""] {
-            assert!(parse_max_tokens(bad).is_err(), "{bad}");
-        }
-    }
-}
-
 impl SamplingArgs {
     /// The options, checked (a bad value is an error naming it).
     pub fn options(&self) -> metallic::Result<SamplingOptions> {
@@ -119,5 +104,20 @@ impl SamplingArgs {
         };
         options.validate()?;
         Ok(options)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_max_tokens;
+
+    #[test]
+    fn max_tokens_takes_counts_and_minus_one_for_no_limit() {
+        assert_eq!(parse_max_tokens("0"), Ok(0));
+        assert_eq!(parse_max_tokens("300"), Ok(300));
+        assert_eq!(parse_max_tokens("-1"), Ok(usize::MAX));
+        for bad in ["-2", "x", "1.5", ""] {
+            assert!(parse_max_tokens(bad).is_err(), "{bad}");
+        }
     }
 }

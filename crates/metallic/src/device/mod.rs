@@ -12,6 +12,7 @@ pub use borrow::{HostRead, HostWrite};
 pub use buffer::{Buffer, HostBuffer};
 
 use crate::error::{Error, Result};
+use std::time::{Duration, Instant};
 
 /// Where a tensor's memory lives and where its operations run.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -60,6 +61,21 @@ impl Device {
     /// Whether this is a CUDA GPU (ops dispatch to its kernels).
     pub fn is_cuda(&self) -> bool {
         !self.is_host()
+    }
+
+    /// Runs `work` and measures it: on a GPU by events around the work it
+    /// queues on the stream (waiting for it to finish), on the CPU by the
+    /// clock.
+    pub fn time<R>(&self, work: impl FnOnce() -> Result<R>) -> Result<(R, Duration)> {
+        match self {
+            Device::Cpu => {
+                let started = Instant::now();
+                let result = work()?;
+                Ok((result, started.elapsed()))
+            }
+            #[cfg(feature = "cuda")]
+            Device::Cuda(cuda) => cuda.time(work),
+        }
     }
 
     /// Whether the device's memory is host memory the CPU can address.

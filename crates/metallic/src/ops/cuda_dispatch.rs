@@ -3,7 +3,8 @@
 //! and row shapes. The kernels address whole buffers, so a tensor here must
 //! start at offset 0 with unit-stride rows (only `copy` takes offsets).
 
-use super::cuda::{self as kernels, AttentionShape, BatchIndices, RopeShape, Rows};
+use super::attention::AttentionInput;
+use super::cuda::{self as kernels, AttentionShape, BatchIndices, RopeShape, RowLayout};
 use crate::device::cuda::CudaDevice;
 use crate::device::cuda::CudaStorage;
 use crate::dtype::DType;
@@ -19,7 +20,7 @@ fn storage<'a>(t: &'a Tensor, what: &str) -> Result<&'a CudaStorage> {
 }
 
 /// `t` as rows of its last dimension (a row stride of 0 repeats one row).
-fn rows(t: &Tensor, what: &str) -> Result<Rows> {
+fn rows(t: &Tensor, what: &str) -> Result<RowLayout> {
     if t.offset() != 0 {
         return Err(Error::Unsupported(format!(
             "{what}: a view at element offset {} on CUDA (the kernels address whole buffers)",
@@ -42,7 +43,7 @@ fn rows(t: &Tensor, what: &str) -> Result<Rows> {
             detail: format!("{what}: rows are not contiguous ({:?})", t.strides()),
         });
     }
-    Ok(Rows {
+    Ok(RowLayout {
         rows,
         cols,
         row_stride: if rows > 1 { flat.strides()[0] } else { cols },
@@ -50,7 +51,7 @@ fn rows(t: &Tensor, what: &str) -> Result<Rows> {
 }
 
 /// `t` as densely packed rows (what kernel outputs write).
-fn dense_rows(t: &Tensor, what: &str) -> Result<Rows> {
+fn dense_rows(t: &Tensor, what: &str) -> Result<RowLayout> {
     let r = rows(t, what)?;
     if r.rows > 1 && r.row_stride != r.cols {
         return Err(Error::Layout {
@@ -162,7 +163,7 @@ pub(crate) fn rope(x: &Tensor, start: usize, base: f32, out: &Tensor) -> Result<
 }
 
 /// Rotates `x` [seq, heads, d] in place, token t at `positions[t]`.
-pub(crate) fn rope_at(x: &Tensor, positions: &BatchIndices, base: f32) -> Result<()> {
+fn rope_at(x: &Tensor, positions: &BatchIndices, base: f32) -> Result<()> {
     let (s, d) = (x.strides(), x.shape());
     if x.offset() != 0 || (d[2] > 1 && s[2] != 1) {
         return Err(Error::Unsupported(format!(
@@ -213,7 +214,7 @@ pub(crate) fn embedding_at(table: &Tensor, indices: &BatchIndices, out: &Tensor)
 
 /// `src` [seq, heads, d] (+ `bias` [heads·d], f32) into rows `positions` of
 /// `cache` [capacity, heads, d].
-pub(crate) fn store_at(
+fn store_at(
     src: &Tensor,
     bias: Option<&Tensor>,
     positions: &BatchIndices,
@@ -250,9 +251,27 @@ pub(crate) fn store_at(
     )
 }
 
+/// The attention op on a GPU over a position-major cache ([capacity,
+/// kv_heads, d]): RoPE on `q` and `k` in place, the new keys and values
+/// (with their bias) stored at their positions, then the fused kernel.
+/// Positions come from device memory, so a captured step replays anywhere.
+pub(crate) fn fused_attention(
+    input: &AttentionInput<'_>,
+    keys: &Tensor,
+    values: &Tensor,
+    positions: &BatchIndices,
+    out: &Tensor,
+) -> Result<()> {
+    rope_at(input.q, positions, input.rope_base)?;
+    rope_at(input.k, positions, input.rope_base)?;
+    store_at(input.k, None, positions, keys)?;
+    store_at(input.v, input.v_bias, positions, values)?;
+    attention(input.q, keys, values, positions, out)
+}
+
 /// Causal attention of `q` [seq, heads, d] at `positions` over a cache
 /// [capacity, kv_heads, d].
-pub(crate) fn attention(
+fn attention(
     q: &Tensor,
     keys: &Tensor,
     values: &Tensor,
@@ -309,19 +328,17 @@ pub(crate) fn attention(
     )
 }
 
-/// `src` (any GGUF type, contiguous) dequantized into a new `dtype` tensor.
-pub(crate) fn dequantize(src: &Tensor, dtype: DType) -> Result<Tensor> {
+/// `src` (any GGUF type, contiguous) dequantized into `out` (a float type,
+/// contiguous, of `src`'s shape).
+pub(crate) fn dequantize(src: &Tensor, out: &Tensor) -> Result<()> {
     if src.offset() != 0 || !src.is_contiguous() {
         return Err(Error::Unsupported(
             "dequantizing a view on CUDA (whole contiguous tensors only)".into(),
         ));
     }
-    let out = Tensor::empty(&src.device(), dtype, src.shape())?;
+    dense_rows(out, "dequantize out")?;
     let s = storage(src, "src")?;
-    {
-        let mut o = storage(&out, "out")?.write()?;
-        let sb = s.read()?;
-        kernels::dequantize(&mut o, dtype, &sb, src.dtype(), src.numel())?;
-    }
-    Ok(out)
+    let mut o = storage(out, "out")?.write()?;
+    let sb = s.read()?;
+    kernels::dequantize(&mut o, out.dtype(), &sb, src.dtype(), src.numel())
 }

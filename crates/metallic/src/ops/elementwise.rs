@@ -1,9 +1,10 @@
 //! Elementwise addition with broadcasting (residual connections, biases)
 //! and strided copies.
 
-use super::cpu_dispatch::{self, OpShape};
 use super::cpu_rows::{expect_shape, write_rows, Rows};
+use super::dispatch::{self, OpShape};
 use crate::context::Context;
+use crate::device::Device;
 use crate::error::Result;
 use crate::tensor::Tensor;
 
@@ -19,23 +20,25 @@ impl Context {
             cols,
             k: 0,
         };
-        #[cfg(feature = "cuda")]
-        if self.device().is_cuda() {
-            return super::cuda_dispatch::add(a, &b, out);
-        }
-        cpu_dispatch::run(self, "add", shape, || {
-            let a_bytes = a.buffer().read()?;
-            let b_bytes = b.buffer().read()?;
-            let a_rows = Rows::new(&a_bytes, a, "a")?;
-            let b_rows = Rows::new(&b_bytes, &b, "b")?;
-            let mut out_bytes = out.buffer().write()?;
-            write_rows(&mut out_bytes, out, |i, dst| {
-                for ((d, &x), &y) in dst.iter_mut().zip(a_rows.row(i)).zip(b_rows.row(i)) {
-                    *d = x + y;
-                }
-            })
+        dispatch::run(self, "add", shape, || match self.device() {
+            Device::Cpu => add_cpu(a, &b, out),
+            #[cfg(feature = "cuda")]
+            Device::Cuda(_) => super::cuda_dispatch::add(a, &b, out),
         })
     }
+}
+
+fn add_cpu(a: &Tensor, b: &Tensor, out: &Tensor) -> Result<()> {
+    let a_bytes = a.buffer().read()?;
+    let b_bytes = b.buffer().read()?;
+    let a_rows = Rows::new(&a_bytes, a, "a")?;
+    let b_rows = Rows::new(&b_bytes, b, "b")?;
+    let mut out_bytes = out.buffer().write()?;
+    write_rows(&mut out_bytes, out, |i, dst| {
+        for ((d, &x), &y) in dst.iter_mut().zip(a_rows.row(i)).zip(b_rows.row(i)) {
+            *d = x + y;
+        }
+    })
 }
 
 impl Context {
@@ -50,17 +53,19 @@ impl Context {
             cols,
             k: 0,
         };
-        #[cfg(feature = "cuda")]
-        if self.device().is_cuda() {
-            return super::cuda_dispatch::copy(src, dst);
-        }
-        cpu_dispatch::run(self, "copy", shape, || {
-            let src_bytes = src.buffer().read()?;
-            let src_rows = Rows::new(&src_bytes, src, "src")?;
-            let mut dst_bytes = dst.buffer().write()?;
-            write_rows(&mut dst_bytes, dst, |i, row| {
-                row.copy_from_slice(src_rows.row(i))
-            })
+        dispatch::run(self, "copy", shape, || match self.device() {
+            Device::Cpu => copy_cpu(src, dst),
+            #[cfg(feature = "cuda")]
+            Device::Cuda(_) => super::cuda_dispatch::copy(src, dst),
         })
     }
+}
+
+fn copy_cpu(src: &Tensor, dst: &Tensor) -> Result<()> {
+    let src_bytes = src.buffer().read()?;
+    let src_rows = Rows::new(&src_bytes, src, "src")?;
+    let mut dst_bytes = dst.buffer().write()?;
+    write_rows(&mut dst_bytes, dst, |i, row| {
+        row.copy_from_slice(src_rows.row(i))
+    })
 }

@@ -1,8 +1,9 @@
 //! RMSNorm over the last dimension: x / sqrt(mean(x²) + eps) · weight.
 
-use super::cpu_dispatch::{self, OpShape};
 use super::cpu_rows::{expect_shape, write_rows, Rows};
+use super::dispatch::{self, OpShape};
 use crate::context::Context;
+use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
@@ -25,21 +26,23 @@ impl Context {
             cols: n,
             k: 0,
         };
-        #[cfg(feature = "cuda")]
-        if self.device().is_cuda() {
-            return super::cuda_dispatch::rms_norm(x, weight, eps, out);
-        }
-        cpu_dispatch::run(self, "rms_norm", shape, || {
-            let x_bytes = x.buffer().read()?;
-            let w_bytes = weight.buffer().read()?;
-            let x_rows = Rows::new(&x_bytes, x, "x")?;
-            let w = Rows::new(&w_bytes, weight, "weight")?.row(0);
-            let mut out_bytes = out.buffer().write()?;
-            write_rows(&mut out_bytes, out, |i, dst| {
-                normalize_row(x_rows.row(i), w, eps, dst)
-            })
+        dispatch::run(self, "rms_norm", shape, || match self.device() {
+            Device::Cpu => rms_norm_cpu(x, weight, eps, out),
+            #[cfg(feature = "cuda")]
+            Device::Cuda(_) => super::cuda_dispatch::rms_norm(x, weight, eps, out),
         })
     }
+}
+
+fn rms_norm_cpu(x: &Tensor, weight: &Tensor, eps: f32, out: &Tensor) -> Result<()> {
+    let x_bytes = x.buffer().read()?;
+    let w_bytes = weight.buffer().read()?;
+    let x_rows = Rows::new(&x_bytes, x, "x")?;
+    let w = Rows::new(&w_bytes, weight, "weight")?.row(0);
+    let mut out_bytes = out.buffer().write()?;
+    write_rows(&mut out_bytes, out, |i, dst| {
+        normalize_row(x_rows.row(i), w, eps, dst)
+    })
 }
 
 fn normalize_row(x: &[f32], w: &[f32], eps: f32, dst: &mut [f32]) {

@@ -2,9 +2,10 @@
 //! values, element i pairs with element i + d/2 and the pair rotates by
 //! pos · base^(−2i/d).
 
-use super::cpu_dispatch::{self, OpShape};
 use super::cpu_rows::{expect_shape, write_rows, Rows};
+use super::dispatch::{self, OpShape};
 use crate::context::Context;
+use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
@@ -38,20 +39,24 @@ impl Context {
             cols: d,
             k: start,
         };
-        #[cfg(feature = "cuda")]
-        if self.device().is_cuda() {
-            return super::cuda_dispatch::rope(x, start, base, out);
-        }
-        cpu_dispatch::run(self, "rope", shape, || {
-            let table = RotationTable::new(start, seq, d, base);
-            let x_bytes = x.buffer().read()?;
-            let x_rows = Rows::new(&x_bytes, x, "x")?;
-            let mut out_bytes = out.buffer().write()?;
-            write_rows(&mut out_bytes, out, |i, dst| {
-                table.rotate(i / heads.max(1), x_rows.row(i), dst)
-            })
+        dispatch::run(self, "rope", shape, || match self.device() {
+            Device::Cpu => rope_cpu(x, start, base, out),
+            #[cfg(feature = "cuda")]
+            Device::Cuda(_) => super::cuda_dispatch::rope(x, start, base, out),
         })
     }
+}
+
+/// `x` [seq, heads, d] rotated into `out`, token t at `start + t`.
+fn rope_cpu(x: &Tensor, start: usize, base: f32, out: &Tensor) -> Result<()> {
+    let (seq, heads, d) = (x.shape()[0], x.shape()[1], x.shape()[2]);
+    let table = RotationTable::new(start, seq, d, base);
+    let x_bytes = x.buffer().read()?;
+    let x_rows = Rows::new(&x_bytes, x, "x")?;
+    let mut out_bytes = out.buffer().write()?;
+    write_rows(&mut out_bytes, out, |i, dst| {
+        table.rotate(i / heads.max(1), x_rows.row(i), dst)
+    })
 }
 
 /// cos and sin of every (token, pair) angle of one call, computed in f64.

@@ -1,9 +1,10 @@
 //! Softmax over the last dimension, optionally with a causal mask for
 //! attention scores whose queries sit after a number of cached tokens.
 
-use super::cpu_dispatch::{self, OpShape};
 use super::cpu_rows::{expect_shape, write_rows, Rows};
+use super::dispatch::{self, OpShape};
 use crate::context::Context;
+use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
@@ -44,16 +45,28 @@ impl Context {
             cols: keys,
             k: causal.unwrap_or(0),
         };
-        cpu_dispatch::run(self, "softmax", shape, || {
-            let x_bytes = x.buffer().read()?;
-            let x_rows = Rows::new(&x_bytes, x, "x")?;
-            let mut out_bytes = out.buffer().write()?;
-            write_rows(&mut out_bytes, out, |i, dst| {
-                let visible = causal.map_or(keys, |offset| offset + i % queries + 1);
-                softmax_row(&x_rows.row(i)[..visible], dst, visible)
-            })
+        dispatch::run(self, "softmax", shape, || match self.device() {
+            Device::Cpu => softmax_cpu(x, causal, queries, out),
+            // The fused attention keeps its softmax inside.
+            #[cfg(feature = "cuda")]
+            Device::Cuda(_) => Err(Error::Unsupported(
+                "softmax on CUDA: attention fuses its own; no kernel of its own".into(),
+            )),
         })
     }
+}
+
+/// Softmax of each row of `x` into `out`; with `causal = Some(offset)`, row
+/// i (query i % `queries`) sees its first offset + i % queries + 1 keys.
+fn softmax_cpu(x: &Tensor, causal: Option<usize>, queries: usize, out: &Tensor) -> Result<()> {
+    let keys = *x.shape().last().unwrap_or(&0);
+    let x_bytes = x.buffer().read()?;
+    let x_rows = Rows::new(&x_bytes, x, "x")?;
+    let mut out_bytes = out.buffer().write()?;
+    write_rows(&mut out_bytes, out, |i, dst| {
+        let visible = causal.map_or(keys, |offset| offset + i % queries + 1);
+        softmax_row(&x_rows.row(i)[..visible], dst, visible)
+    })
 }
 
 /// Softmax of `x` into `dst[..visible]`; `dst[visible..]` becomes 0.

@@ -2,57 +2,59 @@
 //! block format. Each activation row is quantized once to 8 bits (the form
 //! its weight format pairs with), each pair of weight rows is unpacked once
 //! into an L1-sized panel, and every tile of activation rows runs the
-//! integer kernels against it. Rayon splits the weight rows (n) into chunks.
+//! integer kernels against it; a single activation row (decode) instead
+//! streams the weight blocks through a one-row kernel where the instruction
+//! set has one. Rayon splits the weight rows (n) into chunks.
 
 use super::activation::QuantizedRows;
 use super::convert::dequantize_checked;
-use super::dot::{self, ActivationTile, Compiled, Isa, WeightTile, TILE_A, TILE_W};
+use super::dot::{self, ActivationRow, ActivationTile, Compiled, Isa, WeightTile, TILE_A, TILE_W};
 use super::panel::{Family, Panel};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use rayon::prelude::*;
 use std::marker::PhantomData;
 
-/// C[i*ldc + j] = alpha * sum_k A[i*lda + k] * W_j[k] + beta * C[i*ldc + j]
-/// for i < m, j < n, where W is n rows of k values in block type `w_type`
-/// (row j at j * row_bytes, row_bytes = w_type.bytes_for(k)). beta == 0
-/// does not read C. Runs on rayon's current pool, with the CPU's best
+/// One product C = alpha · A · Wᵀ + beta · C: C[i*ldc + j] = alpha *
+/// sum_k A[i*lda + k] * W_j[k] + beta * C[i*ldc + j] for i < m, j < n, where
+/// W is n rows of k values in block type `w_type` (row j at j * row_bytes,
+/// row_bytes = w_type.bytes_for(k)). beta == 0 does not read C.
+#[derive(Clone, Copy, Debug)]
+pub struct QuantizedProduct<'a> {
+    pub w_type: DType,
+    pub w: &'a [u8],
+    pub n: usize,
+    pub k: usize,
+    pub a: &'a [f32],
+    pub lda: usize,
+    pub m: usize,
+    pub ldc: usize,
+    pub alpha: f32,
+    pub beta: f32,
+}
+
+/// Computes `p` into `c`. Runs on rayon's current pool, with the CPU's best
 /// instruction set.
-#[allow(clippy::too_many_arguments)]
-pub fn matmul_quantized(
-    w_type: DType,
-    w: &[u8],
-    n: usize,
-    k: usize,
-    a: &[f32],
-    lda: usize,
-    m: usize,
-    c: &mut [f32],
-    ldc: usize,
-    alpha: f32,
-    beta: f32,
-) -> Result<()> {
-    matmul_quantized_with(Isa::best(), w_type, w, n, k, a, lda, m, c, ldc, alpha, beta)
+pub fn matmul_quantized(p: &QuantizedProduct<'_>, c: &mut [f32]) -> Result<()> {
+    matmul_quantized_with(Isa::best(), p, c)
 }
 
 /// `matmul_quantized` with a chosen instruction set (tests and benchmarks
 /// compare them).
-#[allow(clippy::too_many_arguments)]
-pub fn matmul_quantized_with(
-    isa: Isa,
-    w_type: DType,
-    w: &[u8],
-    n: usize,
-    k: usize,
-    a: &[f32],
-    lda: usize,
-    m: usize,
-    c: &mut [f32],
-    ldc: usize,
-    alpha: f32,
-    beta: f32,
-) -> Result<()> {
-    let row_bytes = check_operands(w_type, w, n, k, a, lda, m, c, ldc)?;
+pub fn matmul_quantized_with(isa: Isa, p: &QuantizedProduct<'_>, c: &mut [f32]) -> Result<()> {
+    let QuantizedProduct {
+        w_type,
+        w,
+        n,
+        k,
+        a,
+        lda,
+        m,
+        ldc,
+        alpha,
+        beta,
+    } = *p;
+    let row_bytes = check_operands(p, c)?;
     if m == 0 || n == 0 {
         return Ok(());
     }
@@ -68,6 +70,26 @@ pub fn matmul_quantized_with(
     let chunks = (0..n.div_ceil(chunk)).into_par_iter();
     let columns = |ci: usize| ci * chunk..n.min((ci + 1) * chunk);
     match Family::of(w_type) {
+        Some(family) if m == 1 && dot::has_row_kernel(isa, w_type) => {
+            let act = QuantizedRows::new(a, lda, m, k, family.scale_block(), family.sum_group());
+            let row = ActivationRow {
+                q: &act.q,
+                d: &act.d,
+                sums: &act.sums,
+            };
+            chunks.for_each(|ci| {
+                let columns = columns(ci);
+                let mut sums = [0.0f32; MAX_CHUNK];
+                let sums = &mut sums[..columns.len()];
+                let rows = &w[columns.start * row_bytes..columns.end * row_bytes];
+                dot::dot_rows(isa, w_type, rows, row, sums);
+                for (j, &sum) in columns.zip(sums.iter()) {
+                    // SAFETY: (0, j) is inside C, and only this task writes
+                    // the columns of its chunk.
+                    unsafe { out.store(0, j, sum) };
+                }
+            });
+        }
         Some(family) => {
             let act = QuantizedRows::new(a, lda, m, k, family.scale_block(), family.sum_group());
             chunks.for_each_init(
@@ -110,18 +132,18 @@ pub fn matmul_quantized_with(
 }
 
 /// Validates every size and returns the bytes of one weight row.
-#[allow(clippy::too_many_arguments)]
-fn check_operands(
-    w_type: DType,
-    w: &[u8],
-    n: usize,
-    k: usize,
-    a: &[f32],
-    lda: usize,
-    m: usize,
-    c: &[f32],
-    ldc: usize,
-) -> Result<usize> {
+fn check_operands(p: &QuantizedProduct<'_>, c: &[f32]) -> Result<usize> {
+    let QuantizedProduct {
+        w_type,
+        w,
+        n,
+        k,
+        a,
+        lda,
+        m,
+        ldc,
+        ..
+    } = *p;
     let row_bytes = w_type.bytes_for(k).ok_or_else(|| {
         Error::Shape(format!(
             "k = {k} is not a multiple of {w_type}'s block of {}",
@@ -153,12 +175,15 @@ fn check_operands(
     Ok(row_bytes)
 }
 
+/// The most weight rows one parallel task takes.
+const MAX_CHUNK: usize = 512;
+
 /// Weight rows per parallel task: about four tasks per thread balance the
 /// load, and a task is whole tiles.
 fn chunk_rows(n: usize) -> usize {
     let threads = rayon::current_num_threads().max(1);
     n.div_ceil(4 * threads)
-        .clamp(TILE_W, 512)
+        .clamp(TILE_W, MAX_CHUNK)
         .next_multiple_of(TILE_W)
 }
 

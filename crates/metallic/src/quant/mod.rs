@@ -18,4 +18,5 @@ mod panel;
 
 pub use convert::{dequantize_bf16, dequantize_f16, dequantize_f32, quantize};
 pub use dot::Isa;
-pub use matmul::{matmul_quantized, matmul_quantized_with};
+pub(crate) use dot::IsaKind;
+pub use matmul::{matmul_quantized, matmul_quantized_with, QuantizedProduct};

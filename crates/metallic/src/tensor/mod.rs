@@ -10,8 +10,11 @@
 mod access;
 mod host;
 pub mod layout;
+mod matmul_arg;
 mod transfer;
 mod view;
+
+pub use matmul_arg::MatmulArg;
 
 use crate::device::{Buffer, Device};
 use crate::dtype::DType;

@@ -16,10 +16,10 @@ fn bad_shapes() {
     for (_, ctx) in contexts() {
         let shape_err =
             |res: metallic::Result<Tensor>| assert!(matches!(res, Err(Error::Shape(_))), "{res:?}");
-        shape_err(ctx.matmul(&f32s(r, &[3, 4]), &f32s(r, &[5, 2]), false, false));
-        shape_err(ctx.matmul(&f32s(r, &[3, 4]), &f32s(r, &[5, 4]), false, false));
-        shape_err(ctx.matmul(&f32s(r, &[4]), &f32s(r, &[4, 2]), false, false));
-        shape_err(ctx.matmul(&f32s(r, &[2, 3, 4]), &f32s(r, &[3, 4, 2]), false, false));
+        shape_err(ctx.matmul(&f32s(r, &[3, 4]), &f32s(r, &[5, 2])));
+        shape_err(ctx.matmul(&f32s(r, &[3, 4]), &f32s(r, &[5, 4])));
+        shape_err(ctx.matmul(&f32s(r, &[4]), &f32s(r, &[4, 2])));
+        shape_err(ctx.matmul(&f32s(r, &[2, 3, 4]), &f32s(r, &[3, 4, 2])));
         let c = f32s(r, &[3, 3]);
         shape_err(ctx.matmul_alpha_beta(
             &f32s(r, &[3, 4]),
@@ -71,11 +71,11 @@ fn wrong_dtypes() {
             .matmul_alpha_beta(&a, &b, Some(&c16), false, false, 1.0, 0.0)
             .is_err());
         let q = Tensor::from_bytes(&CPU, DType::Q8_0, &[0; 3 * 34], &[3, 32]).unwrap();
-        let res = ctx.matmul(&q, &f32s(r, &[32, 2]), false, false);
+        let res = ctx.matmul(&q, &f32s(r, &[32, 2]));
         assert!(matches!(res, Err(Error::Unsupported(_))), "{res:?}");
         // Quantized weights must be stored [N, K] and used transposed.
         let w = Tensor::from_bytes(&CPU, DType::Q8_0, &[0; 4 * 34], &[4, 32]).unwrap();
-        let res = ctx.matmul(&f32s(r, &[2, 4]), &w, false, false);
+        let res = ctx.matmul(&f32s(r, &[2, 4]), &w);
         assert!(
             matches!(res, Err(Error::Layout { operand: "b", .. })),
             "{res:?}"
@@ -90,7 +90,7 @@ fn impossible_strides() {
         let b = f32s(r, &[4, 2]);
         // Rows repeated by a zero stride: neither row- nor column-major.
         let a = f32s(r, &[1, 4]).broadcast_to(&[3, 4]).unwrap();
-        let res = ctx.matmul(&a, &b, false, false);
+        let res = ctx.matmul(&a, &b);
         match res {
             Err(Error::Layout { operand, detail }) => {
                 assert_eq!(operand, "a");
@@ -101,7 +101,7 @@ fn impossible_strides() {
         // Strides that step by 2 in both dimensions.
         let wide = f32s(r, &[40]);
         let b = wide.as_strided(&[4, 2], &[4, 2], 0).unwrap();
-        let res = ctx.matmul(&f32s(r, &[3, 4]), &b, false, false);
+        let res = ctx.matmul(&f32s(r, &[3, 4]), &b);
         assert!(
             matches!(res, Err(Error::Layout { operand: "b", .. })),
             "{res:?}"
@@ -109,7 +109,7 @@ fn impossible_strides() {
         // Overlapping rows (row stride below the row length).
         let a = wide.as_strided(&[3, 4], &[2, 1], 0).unwrap();
         assert!(matches!(
-            ctx.matmul(&a, &f32s(r, &[4, 2]), false, false),
+            ctx.matmul(&a, &f32s(r, &[4, 2])),
             Err(Error::Layout { operand: "a", .. })
         ));
     }
@@ -153,7 +153,7 @@ fn output_aliasing_an_input() {
         let res = ctx.matmul_alpha_beta(&b, &top, Some(&bottom), false, false, 1.0, 0.0);
         assert!(matches!(res, Err(Error::InvalidArgument(_))), "{res:?}");
         // Inputs may share a buffer with each other.
-        assert!(ctx.matmul(&top, &bottom, false, true).is_ok());
+        assert!(ctx.matmul(&top, bottom.t()).is_ok());
     }
 }
 
@@ -164,7 +164,7 @@ fn conflicting_borrows() {
         let (a, b, c) = (f32s(r, &[3, 4]), f32s(r, &[4, 2]), f32s(r, &[3, 2]));
         {
             let _writing_b = b.buffer().write().unwrap();
-            assert!(ctx.matmul(&a, &b, false, false).is_err());
+            assert!(ctx.matmul(&a, &b).is_err());
         }
         {
             let _reading_c = c.buffer().read().unwrap();

@@ -97,14 +97,14 @@ proptest! {
         b_shape.extend([case.k, case.n]);
         let a = make(r, case.storages.0, &stored(&a_shape, ta));
         let b = make(r, case.storages.1, &stored(&b_shape, tb));
-        let (out_shape, _) = reference(&a, &b, None, ta, tb, 1.0, 0.0);
+        let (out_shape, _) = crate::reference::matmul(&a, &b, None, ta, tb, 1.0, 0.0);
         match case.beta {
             Some(beta) => {
                 let c = make(r, case.storages.2, &out_shape);
                 check_alpha_beta(&a, &b, &c, ta, tb, case.alpha, beta, case.seed);
             }
             None => {
-                let (_, expected) = reference(&a, &b, None, ta, tb, case.alpha as f64, 0.0);
+                let (_, expected) = crate::reference::matmul(&a, &b, None, ta, tb, case.alpha as f64, 0.0);
                 for (name, ctx) in contexts() {
                     let out = ctx.matmul_alpha_beta(&a, &b, None, ta, tb, case.alpha, 0.0).unwrap();
                     check(name, &out, &expected, tolerance(DType::F32, case.k), case.seed);

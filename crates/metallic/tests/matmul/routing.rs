@@ -11,10 +11,11 @@ fn run_some(ctx: &Context, r: &mut impl rand::Rng) {
         random(r, DType::F32, &[2, 5, 8]),
         random(r, DType::F32, &[6, 8]),
     );
-    ctx.matmul(&a, &b, false, true).unwrap();
+    ctx.matmul(&a, b.t()).unwrap();
     let c = Tensor::empty(&CPU, DType::F32, &[2, 5, 6]).unwrap();
     ctx.matmul_alpha_beta(&a, &b, Some(&c), false, true, 1.0, 1.0)
         .unwrap();
+    ctx.gemm(&a, b.t()).out(&c).beta(1.0).run().unwrap();
 }
 
 #[test]
@@ -32,10 +33,11 @@ fn a_forced_backend_runs_every_dispatch() {
         assert_eq!(ctx.backend_choice(), choice);
         run_some(&ctx, r);
         let records = ctx.instrumentation().records();
-        assert_eq!(records.len(), 2);
+        assert_eq!(records.len(), 3);
         assert!(records.iter().all(|rec| rec.backend == name), "{records:?}");
         assert_eq!(records[0].op, "matmul");
         assert_eq!(records[1].op, "matmul_alpha_beta");
+        assert_eq!(records[2].op, "gemm");
         let first = &records[0];
         assert_eq!((first.batch, first.m, first.n, first.k), (2, 5, 6, 8));
         assert!(!first.transpose_a && first.transpose_b);

@@ -1,7 +1,8 @@
 //! Shared pieces: a Context per backend, random operands (contiguous,
-//! padded, transposed), the float64 reference and the comparison.
+//! padded, transposed) and the comparison with the float64 reference.
 
 use metallic::ops::matmul::BackendChoice;
+use metallic::tensor::MatmulArg;
 use metallic::testing::{check_close, random_vec, Tolerance, POISON};
 use metallic::{Context, DType, Device, ResourceCache, Tensor};
 use rand::Rng;
@@ -98,116 +99,21 @@ pub fn stored(shape: &[usize], transposed: bool) -> Vec<usize> {
     s
 }
 
-/// Numpy broadcast of two batch shapes (the test's own, independent of the
-/// library's).
-fn broadcast(a: &[usize], b: &[usize]) -> Vec<usize> {
-    let rank = a.len().max(b.len());
-    let at = |s: &[usize], i: usize| {
-        if i + s.len() < rank {
-            1
-        } else {
-            s[i + s.len() - rank]
-        }
-    };
-    (0..rank)
-        .map(|i| {
-            let (x, y) = (at(a, i), at(b, i));
-            assert!(
-                x == y || x == 1 || y == 1,
-                "test shapes {a:?} {b:?} do not broadcast"
-            );
-            x.max(y)
-        })
-        .collect()
+/// `t`, read transposed when `transposed` is set.
+pub fn arg(t: &Tensor, transposed: bool) -> MatmulArg<'_> {
+    match transposed {
+        true => t.t(),
+        false => t.into(),
+    }
 }
 
-/// Flat index, within an operand's own batch shape, of output batch `index`.
-fn batch_source(out_batch: &[usize], own: &[usize], mut index: usize) -> usize {
-    let mut flat = 0;
-    let mut step = 1;
-    for (i, &dim) in out_batch.iter().enumerate().rev() {
-        let coordinate = index % dim;
-        index /= dim;
-        if let Some(j) = (i + own.len()).checked_sub(out_batch.len()) {
-            if own[j] != 1 {
-                flat += coordinate * step;
-            }
-            step *= own[j];
-        }
-    }
-    flat
-}
-
-/// An operand's logical values as row-major matrices, one after another,
-/// transposed first when `transposed` (so the rows are those of op(x)):
-/// (batch shape, rows, cols, values).
-fn matrices(x: &Tensor, transposed: bool) -> (Vec<usize>, usize, usize, Vec<f32>) {
-    let shape = x.shape();
-    let r = shape.len();
-    let (rows, cols) = (shape[r - 2], shape[r - 1]);
-    let values = x.to_f32_vec().unwrap();
-    let batch = shape[..r - 2].to_vec();
-    if !transposed {
-        return (batch, rows, cols, values);
-    }
-    let swapped = values
-        .chunks(rows * cols)
-        .flat_map(|m| (0..cols * rows).map(move |i| m[(i % rows) * cols + i / rows]))
-        .collect();
-    (batch, cols, rows, swapped)
-}
-
-/// `alpha · op(a) · op(b) + beta · c` in float64, with its shape.
-pub fn reference(
-    a: &Tensor,
-    b: &Tensor,
-    c: Option<&[f32]>,
-    ta: bool,
-    tb: bool,
-    alpha: f64,
-    beta: f64,
-) -> (Vec<usize>, Vec<f64>) {
-    let (a_batch, m, k, a_rows) = matrices(a, ta);
-    // op(b) transposed, so each output element is a dot of two rows.
-    let (b_batch, n, kb, bt_rows) = matrices(b, !tb);
-    assert_eq!(k, kb, "test shapes disagree on K");
-    let out_batch = broadcast(&a_batch, &b_batch);
-    let count: usize = out_batch.iter().product();
-    let mut out = Vec::with_capacity(count * m * n);
-    for index in 0..count {
-        let am = batch_source(&out_batch, &a_batch, index) * m * k;
-        let bm = batch_source(&out_batch, &b_batch, index) * n * k;
-        for i in 0..m {
-            let row = &a_rows[am + i * k..am + (i + 1) * k];
-            for j in 0..n {
-                let col = &bt_rows[bm + j * k..bm + (j + 1) * k];
-                let dot: f64 = row
-                    .iter()
-                    .zip(col)
-                    .map(|(&x, &y)| x as f64 * y as f64)
-                    .sum();
-                out.push(alpha * dot);
-            }
-        }
-    }
-    // beta = 0 ignores c, even a poisoned one.
-    if let Some(c) = c.filter(|_| beta != 0.0) {
-        for (o, &c) in out.iter_mut().zip(c) {
-            *o += beta * c as f64;
-        }
-    }
-    let mut shape = out_batch;
-    shape.extend([m, n]);
-    (shape, out)
-}
-
-/// `ctx.matmul(a, b, ta, tb)` on every backend against the reference.
+/// `ctx.matmul(op(a), op(b))` on every backend against the reference.
 pub fn check_matmul(a: &Tensor, b: &Tensor, ta: bool, tb: bool, seed: u64) {
     let tol = tolerance(a.dtype(), k_of(a, ta));
-    let (shape, expected) = reference(a, b, None, ta, tb, 1.0, 0.0);
+    let (shape, expected) = crate::reference::matmul(a, b, None, ta, tb, 1.0, 0.0);
     for (name, ctx) in contexts() {
         let out = ctx
-            .matmul(a, b, ta, tb)
+            .matmul(arg(a, ta), arg(b, tb))
             .unwrap_or_else(|e| panic!("{name}: {e} (seed {seed})"));
         assert_eq!(out.shape(), &shape[..], "{name}");
         assert!(out.is_contiguous(), "{name}: a new output is row-major");
@@ -232,7 +138,8 @@ pub fn check_alpha_beta(
 ) {
     let tol = tolerance(a.dtype(), k_of(a, ta));
     let initial = initial_c(c, beta, seed);
-    let (_, expected) = reference(a, b, Some(&initial), ta, tb, alpha as f64, beta as f64);
+    let (_, expected) =
+        crate::reference::matmul(a, b, Some(&initial), ta, tb, alpha as f64, beta as f64);
     for (name, ctx) in contexts() {
         c.write_f32(&initial).unwrap();
         let before = c.buffer().read().unwrap().to_vec();
@@ -244,6 +151,18 @@ pub fn check_alpha_beta(
             (out.shape(), out.strides(), out.offset()),
             (c.shape(), c.strides(), c.offset())
         );
+        check(name, c, &expected, tol, seed);
+        outside_view_unchanged(name, c, &before);
+        // The builder says the same product.
+        c.write_f32(&initial).unwrap();
+        let out = ctx
+            .gemm(arg(a, ta), arg(b, tb))
+            .out(c)
+            .alpha(alpha)
+            .beta(beta)
+            .run()
+            .unwrap_or_else(|e| panic!("{name} gemm: {e} (seed {seed})"));
+        assert!(out.shares_buffer(c), "{name}: gemm writes into c");
         check(name, c, &expected, tol, seed);
         outside_view_unchanged(name, c, &before);
     }
@@ -265,7 +184,8 @@ pub fn check_alpha_beta_cached(
 ) {
     let tol = tolerance(a.dtype(), k_of(a, ta));
     let initial = c.map(|c| initial_c(c, beta, seed));
-    let (shape, expected) = reference(a, b, initial.as_deref(), ta, tb, alpha as f64, beta as f64);
+    let (shape, expected) =
+        crate::reference::matmul(a, b, initial.as_deref(), ta, tb, alpha as f64, beta as f64);
     for (name, ctx) in contexts() {
         let mut cache = ResourceCache::new();
         {

@@ -2,6 +2,7 @@
 //! device and specialization, lazily, for the device's own architecture, and
 //! its CUBIN kept on disk (see `disk_cache`) for the next process.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
@@ -30,12 +31,13 @@ pub struct KernelSource {
 
 /// One specialization of one kernel: which source and entry point, and the
 /// compile-time constants the source is built with (`ACT`, `AUX`, `PARAM`,
-/// and any further `-D` defines spelled out in `flags`).
-#[derive(Clone, Copy, Debug)]
+/// and any further `-D` defines spelled out in `flags`). A fixed entry and
+/// flags are borrowed; names made per specialization are owned by the key.
+#[derive(Clone, Debug)]
 pub struct KernelKey {
     pub source: &'static KernelSource,
     /// The `extern "C"` function to launch.
-    pub entry: &'static str,
+    pub entry: Cow<'static, str>,
     /// Storage type of the activations (`ACT` in the source).
     pub act: DType,
     /// Storage type of the other operand: weights, table, cache (`AUX`).
@@ -44,7 +46,7 @@ pub struct KernelKey {
     pub param: u32,
     /// Further compiler options, space-separated (`-DBM=128 -DTRANS_B=1`);
     /// empty for none. Part of the module's identity.
-    pub flags: &'static str,
+    pub flags: Cow<'static, str>,
 }
 
 impl KernelKey {
@@ -54,14 +56,20 @@ impl KernelKey {
             act: self.act,
             aux: self.aux,
             param: self.param,
-            flags: self.flags,
+            flags: self.flags.clone(),
         }
+    }
+
+    /// What identifies the key, borrowed (a lookup allocates nothing).
+    fn identity(&self) -> (&'static str, DType, DType, u32, &str, &str) {
+        let s = self;
+        (s.source.name, s.act, s.aux, s.param, &s.flags, &s.entry)
     }
 }
 
 impl PartialEq for KernelKey {
     fn eq(&self, other: &Self) -> bool {
-        self.module() == other.module() && self.entry == other.entry
+        self.identity() == other.identity()
     }
 }
 
@@ -69,19 +77,18 @@ impl Eq for KernelKey {}
 
 impl Hash for KernelKey {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.module().hash(state);
-        self.entry.hash(state);
+        self.identity().hash(state);
     }
 }
 
 /// A module is one source compiled with one set of constants.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 struct ModuleKey {
     source: &'static str,
     act: DType,
     aux: DType,
     param: u32,
-    flags: &'static str,
+    flags: Cow<'static, str>,
 }
 
 /// What the cache has done since the device was opened.
@@ -137,21 +144,21 @@ impl KernelCache {
     pub(crate) fn function(
         &self,
         context: &Arc<CudaContext>,
-        key: KernelKey,
+        key: &KernelKey,
     ) -> Result<CudaFunction> {
         let mut state = self.lock();
-        if let Some(f) = state.functions.get(&key) {
+        if let Some(f) = state.functions.get(key) {
             return Ok(f.clone());
         }
         let module = match state.modules.get(&key.module()) {
             Some(m) => m.clone(),
             None => {
-                let m = self.build(context, &key, &mut state.stats)?;
+                let m = self.build(context, key, &mut state.stats)?;
                 state.modules.insert(key.module(), m.clone());
                 m
             }
         };
-        let function = module.load_function(key.entry).map_err(|e| {
+        let function = module.load_function(&key.entry).map_err(|e| {
             driver_error(
                 &format!(
                     "finding `{}` in kernel source `{}`",
@@ -160,7 +167,7 @@ impl KernelCache {
                 e,
             )
         })?;
-        state.functions.insert(key, function.clone());
+        state.functions.insert(key.clone(), function.clone());
         Ok(function)
     }
 
@@ -289,7 +296,7 @@ pub(crate) unsafe fn launch_with_shared(
     shared_bytes: u32,
     args: &[Arg],
 ) -> Result<()> {
-    let function = device.function(key)?;
+    let function = device.function(&key)?;
     if shared_bytes > DEFAULT_SHARED_BYTES {
         function
             .set_attribute(

@@ -197,7 +197,7 @@ impl CudaDevice {
 
     /// The compiled function for `key`, compiled on first use (or loaded from
     /// the on-disk cache).
-    pub(crate) fn function(&self, key: KernelKey) -> Result<cudarc::driver::CudaFunction> {
+    pub(crate) fn function(&self, key: &KernelKey) -> Result<cudarc::driver::CudaFunction> {
         self.inner.kernels.function(&self.inner.context, key)
     }
 

@@ -1,30 +1,26 @@
 //! Qwen2 (Qwen2.5) from a GGUF file: weights read in place through the
 //! file's memory map, a KV cache for a chosen context size, and a forward
-//! pass that evaluates a batch of tokens after the cached ones.
+//! pass that evaluates a batch of tokens after the cached ones. Every op is
+//! a Context call; the model knows no device.
 
 pub mod config;
-#[cfg(feature = "cuda")]
-mod decode_graph;
+mod decode_step;
 mod forward;
-mod kv_cache;
 mod scratch;
 mod weights;
 
 pub use config::Qwen2Config;
-pub use kv_cache::KvCache;
 pub use weights::{BlockWeights, Qwen2Weights};
 
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::gguf::GgufFile;
+use crate::ops::{KvCache, KvShape};
+use decode_step::DecodeStep;
 use forward::Batch;
 use scratch::Scratch;
 
-/// Bytes of attention scores (and as many of probabilities) one CPU batch
-/// may address (a GPU keeps scores inside its attention kernel); longer prompts run in batches of at most this size, so a long
-/// context does not need a huge score matrix.
-const SCORE_BYTES_PER_BATCH: usize = 128 << 20;
-/// Most tokens in one batch.
+/// Most tokens in one batch (the KV cache may allow fewer).
 const MAX_BATCH: usize = 512;
 
 pub struct Qwen2Model {
@@ -36,9 +32,8 @@ pub struct Qwen2Model {
     max_batch: usize,
     /// Buffers of the last batch size used.
     scratch: Option<Scratch>,
-    /// On a GPU, the one-token step, captured as a graph.
-    #[cfg(feature = "cuda")]
-    decode: Option<decode_graph::DecodeGraph>,
+    /// The one-token step, replayed as a graph where the device can.
+    decode: Option<DecodeStep>,
 }
 
 impl Qwen2Model {
@@ -54,19 +49,14 @@ impl Qwen2Model {
             )));
         }
         let weights = Qwen2Weights::load(gguf, ctx, &config)?;
-        let cache = KvCache::new(
-            ctx,
-            config.block_count,
-            config.n_kv_heads,
-            ctx_size,
-            config.head_dim,
-        )?;
-        let score_row_bytes = 2 * config.n_heads * ctx_size * std::mem::size_of::<f32>();
-        let max_batch = if ctx.device().is_cuda() {
-            MAX_BATCH
-        } else {
-            (SCORE_BYTES_PER_BATCH / score_row_bytes).clamp(1, MAX_BATCH)
-        };
+        let cache = ctx.kv_cache(KvShape {
+            layers: config.block_count,
+            heads: config.n_heads,
+            kv_heads: config.n_kv_heads,
+            head_dim: config.head_dim,
+            capacity: ctx_size,
+        })?;
+        let max_batch = cache.max_batch().min(MAX_BATCH);
         Ok(Qwen2Model {
             config,
             weights,
@@ -75,7 +65,6 @@ impl Qwen2Model {
             position: 0,
             max_batch,
             scratch: None,
-            #[cfg(feature = "cuda")]
             decode: None,
         })
     }
@@ -89,17 +78,15 @@ impl Qwen2Model {
         self.context_size
     }
 
-    /// On a GPU, why one-token steps run uncaptured (not as one CUDA graph),
-    /// if they do; `None` also before the second step, when capturing starts.
-    #[cfg(feature = "cuda")]
+    /// Why one-token steps run op by op (not as one device graph), if they
+    /// do; `None` also before the second step, when capturing starts.
     pub fn decode_graph_unavailable(&self) -> Option<&str> {
-        self.decode.as_ref().and_then(|d| d.unavailable())
+        self.decode.as_ref().and_then(|d| d.graph().unavailable())
     }
 
-    /// Whether one-token steps on a GPU now replay a captured CUDA graph.
-    #[cfg(feature = "cuda")]
+    /// Whether one-token steps now replay a captured device graph.
     pub fn decode_graph_captured(&self) -> bool {
-        self.decode.as_ref().is_some_and(|d| d.captured())
+        self.decode.as_ref().is_some_and(|d| d.graph().captured())
     }
 
     /// Tokens in the cache.
@@ -146,25 +133,20 @@ impl Qwen2Model {
 
     /// The batches of `tokens` after the cached ones; the logits asked for.
     fn evaluate(&mut self, ctx: &Context, tokens: &[u32], all_logits: bool) -> Result<Vec<f32>> {
-        // One token on a GPU: the captured step (profiling times each
-        // dispatch, which a graph cannot).
-        #[cfg(feature = "cuda")]
-        if let ([token], true) = (tokens, ctx.device().is_cuda()) {
-            if !ctx.instrumentation().enabled() {
-                let decode = match self.decode.take() {
-                    Some(d) => d,
-                    None => decode_graph::DecodeGraph::new(ctx, &self.config, self.context_size)?,
-                };
-                let decode = self.decode.insert(decode);
-                return decode.step(
-                    ctx,
-                    &self.config,
-                    &self.weights,
-                    &self.cache,
-                    *token,
-                    self.position,
-                );
-            }
+        if let [token] = tokens {
+            let decode = match self.decode.take() {
+                Some(d) => d,
+                None => DecodeStep::new(ctx, &self.config, self.context_size)?,
+            };
+            let decode = self.decode.insert(decode);
+            return decode.run(
+                ctx,
+                &self.config,
+                &self.weights,
+                &mut self.cache,
+                *token,
+                self.position,
+            );
         }
         let end = self.position + tokens.len();
         let mut logits = Vec::new();
@@ -210,13 +192,13 @@ impl Qwen2Model {
             _ => Scratch::new(ctx, &self.config, tokens.len(), self.context_size)?,
         };
         let scratch = self.scratch.insert(scratch);
+        scratch.step.set(tokens, start)?;
         let mut batch = Batch {
             config: &self.config,
             weights: &self.weights,
-            cache: &self.cache,
+            cache: &mut self.cache,
             scratch,
-            start,
         };
-        batch.run(ctx, tokens, n_out)
+        batch.layers(ctx, n_out)
     }
 }

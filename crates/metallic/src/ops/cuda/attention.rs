@@ -1,18 +1,55 @@
 //! Causal grouped-query attention against a KV cache: prefill (many query
-//! tokens) and decode (one) are the same call.
+//! tokens) and decode (one) are the same call; the number of query tokens
+//! picks the kernel.
+
+use std::borrow::Cow;
 
 use super::{check_float, check_rows, BatchIndices};
-use crate::device::cuda::{launch, u32_of, Arg, CudaBuffer, KernelKey, KernelSource};
+use crate::device::cuda::{
+    launch, launch_with_shared, u32_of, Arg, CudaBuffer, CudaDevice, KernelKey, KernelSource,
+};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 
-static SOURCE: KernelSource = KernelSource {
-    name: "attention",
-    text: include_str!("attention.cu"),
+/// Few query tokens: a cluster of blocks per (head, token), split over the
+/// cache length.
+static SPLIT_KV: KernelSource = KernelSource {
+    name: "attention_split_kv",
+    text: include_str!("attention_split_kv.cu"),
 };
 
-/// Threads per block: the kernel's WARPS × 32.
-const THREADS: u32 = 512;
+/// Many query tokens: tiles of queries against tiles of keys.
+static TILED: KernelSource = KernelSource {
+    name: "attention_tiled",
+    text: include_str!("attention_tiled.cu"),
+};
+
+/// attention_split_kv.cu's WARPS × 32 threads, and its SPLITS (the cluster
+/// size, grid z).
+const SPLIT_KV_THREADS: u32 = 512;
+const SPLITS: u32 = 8;
+
+/// attention_tiled.cu's THREADS, BR (query tokens per block) and BC (keys
+/// per tile).
+const TILED_THREADS: u32 = 256;
+const TILE_QUERIES: usize = 64;
+const TILE_KEYS: usize = 32;
+
+/// From this many query tokens on, the tiled kernel: below it most of a
+/// 64-token tile would be idle rows, while the split kernel still fills the
+/// GPU (heads × tokens clusters of 8 blocks). A reasoned bound, not a
+/// measured crossover.
+const TILED_MIN_TOKENS: usize = 16;
+
+/// The tiled kernel's dynamic shared memory for `head_dim` (a multiple of
+/// 64): queries and keys in rows padded by 4 floats, values, and the
+/// tile's weights.
+fn tiled_shared_bytes(head_dim: usize) -> u32 {
+    let floats = (TILE_QUERIES + TILE_KEYS) * (head_dim + 4)
+        + TILE_KEYS * head_dim
+        + TILE_QUERIES * (TILE_KEYS + 4);
+    (floats * 4) as u32
+}
 
 /// Shapes and strides (in elements) of one attention call. Queries and
 /// outputs are [tokens, heads, head_dim]; the caches are
@@ -127,22 +164,39 @@ pub fn attention(
     let device = out.device().clone();
     device.check_buffers(&[q, k_cache, v_cache], "attention")?;
     positions.check_device(&device, "attention")?;
-    let key = KernelKey {
-        source: &SOURCE,
-        entry: "attention",
-        act,
-        aux: kv_dtype,
-        param: s.head_dim as u32,
-        flags: "",
+    if s.tokens > 65_535 {
+        return Err(Error::Unsupported(format!(
+            "attention over {} query tokens in one call (at most 65535)",
+            s.tokens
+        )));
+    }
+    let buffers = Buffers {
+        out,
+        q,
+        k_cache,
+        v_cache,
+        positions,
     };
-    let args = [
-        Arg::Ptr(out.device_ptr()),
-        Arg::Ptr(q.device_ptr()),
-        Arg::Ptr(k_cache.device_ptr()),
-        Arg::Ptr(v_cache.device_ptr()),
-        Arg::U32(u32_of(s.heads, "heads")?),
-        Arg::U32(u32_of(s.kv_heads, "kv heads")?),
-        Arg::Ptr(positions.positions_ptr()),
+    if s.tokens >= TILED_MIN_TOKENS && s.head_dim.is_multiple_of(64) {
+        tiled(&device, act, kv_dtype, s, buffers)
+    } else {
+        split_kv(&device, act, kv_dtype, s, buffers)
+    }
+}
+
+/// The operands of one call, checked by `attention`.
+struct Buffers<'a> {
+    out: &'a mut CudaBuffer,
+    q: &'a CudaBuffer,
+    k_cache: &'a CudaBuffer,
+    v_cache: &'a CudaBuffer,
+    positions: &'a BatchIndices,
+}
+
+/// The strides and scale after `tokens` (if any): both kernels' trailing
+/// parameters.
+fn tail_args(s: AttentionShape) -> Result<[Arg; 7]> {
+    Ok([
         Arg::U32(u32_of(s.q_token_stride, "q token stride")?),
         Arg::U32(u32_of(s.q_head_stride, "q head stride")?),
         Arg::U32(u32_of(s.kv_pos_stride, "cache position stride")?),
@@ -150,23 +204,89 @@ pub fn attention(
         Arg::U32(u32_of(s.out_token_stride, "out token stride")?),
         Arg::U32(u32_of(s.out_head_stride, "out head stride")?),
         Arg::F32(s.scale),
+    ])
+}
+
+fn split_kv(
+    device: &CudaDevice,
+    act: DType,
+    kv_dtype: DType,
+    s: AttentionShape,
+    b: Buffers,
+) -> Result<()> {
+    let key = KernelKey {
+        source: &SPLIT_KV,
+        entry: Cow::Borrowed("attention_split_kv"),
+        act,
+        aux: kv_dtype,
+        param: s.head_dim as u32,
+        flags: Cow::Borrowed(""),
+    };
+    let mut args = vec![
+        Arg::Ptr(b.out.device_ptr()),
+        Arg::Ptr(b.q.device_ptr()),
+        Arg::Ptr(b.k_cache.device_ptr()),
+        Arg::Ptr(b.v_cache.device_ptr()),
+        Arg::U32(u32_of(s.heads, "heads")?),
+        Arg::U32(u32_of(s.kv_heads, "kv heads")?),
+        Arg::Ptr(b.positions.positions_ptr()),
     ];
-    if s.tokens > 65_535 {
-        return Err(Error::Unsupported(format!(
-            "attention over {} query tokens in one call (at most 65535)",
-            s.tokens
-        )));
-    }
-    // SAFETY: the arguments follow `attention` in attention.cu; grid (heads,
-    // tokens), 512 threads; q, out and both caches were checked to hold
-    // every head span of every token and every position below the
-    // capacity that `positions` keeps its values under.
+    args.extend(tail_args(s)?);
+    // SAFETY: the arguments follow `attention_split_kv`; grid (heads,
+    // tokens, SPLITS) in clusters of SPLITS along z (the kernel's
+    // `__cluster_dims__`), 512 threads; q, out and both caches were checked
+    // by `attention` to hold every head span of every token and every
+    // position below the capacity that `positions` keeps its values under.
     unsafe {
         launch(
-            &device,
+            device,
             key,
-            (u32_of(s.heads, "heads")?, s.tokens as u32, 1),
-            THREADS,
+            (u32_of(s.heads, "heads")?, s.tokens as u32, SPLITS),
+            SPLIT_KV_THREADS,
+            &args,
+        )
+    }
+}
+
+fn tiled(
+    device: &CudaDevice,
+    act: DType,
+    kv_dtype: DType,
+    s: AttentionShape,
+    b: Buffers,
+) -> Result<()> {
+    let key = KernelKey {
+        source: &TILED,
+        entry: Cow::Borrowed("attention_tiled"),
+        act,
+        aux: kv_dtype,
+        param: s.head_dim as u32,
+        flags: Cow::Borrowed(""),
+    };
+    let mut args = vec![
+        Arg::Ptr(b.out.device_ptr()),
+        Arg::Ptr(b.q.device_ptr()),
+        Arg::Ptr(b.k_cache.device_ptr()),
+        Arg::Ptr(b.v_cache.device_ptr()),
+        Arg::U32(u32_of(s.heads, "heads")?),
+        Arg::U32(u32_of(s.kv_heads, "kv heads")?),
+        Arg::Ptr(b.positions.positions_ptr()),
+        Arg::U32(s.tokens as u32),
+    ];
+    args.extend(tail_args(s)?);
+    let tiles = s.tokens.div_ceil(TILE_QUERIES) as u32;
+    // SAFETY: the arguments follow `attention_tiled`; grid (heads, token
+    // tiles), 256 threads, the dynamic shared memory the kernel's layout
+    // takes for this head size (a multiple of 64); rows past `tokens` are
+    // neither read nor written; q, out and both caches were checked by
+    // `attention` as for `split_kv`.
+    unsafe {
+        launch_with_shared(
+            device,
+            key,
+            (u32_of(s.heads, "heads")?, tiles, 1),
+            TILED_THREADS,
+            tiled_shared_bytes(s.head_dim),
             &args,
         )
     }

@@ -13,7 +13,7 @@ static SOURCE: KernelSource = KernelSource {
 
 /// A matrix of `rows` × `cols` values whose rows are `row_stride` apart.
 #[derive(Clone, Copy, Debug)]
-pub struct Rows {
+pub struct RowLayout {
     pub rows: usize,
     pub cols: usize,
     pub row_stride: usize,
@@ -24,7 +24,7 @@ pub struct Rows {
 pub fn add_rows(
     x: &mut CudaBuffer,
     act: DType,
-    shape: Rows,
+    shape: RowLayout,
     y: &CudaBuffer,
     y_dtype: DType,
     y_row_stride: usize,
@@ -133,13 +133,13 @@ pub fn store_rows(
     dst_row_stride: usize,
     src: &CudaBuffer,
     src_dtype: DType,
-    src_shape: Rows,
+    src_shape: RowLayout,
     bias: Option<&CudaBuffer>,
     positions: &BatchIndices,
 ) -> Result<()> {
     check_float(dst_dtype, "store_rows dst")?;
     check_float(src_dtype, "store_rows src")?;
-    let Rows {
+    let RowLayout {
         rows,
         cols,
         row_stride,

@@ -19,11 +19,13 @@ mod rope;
 pub use argmax::argmax;
 pub use attention::{attention, AttentionShape};
 pub use dequantize::dequantize;
-pub use elementwise::{add_rows, store_rows, swiglu, Rows};
+pub use elementwise::{add_rows, store_rows, swiglu, RowLayout};
 pub use embedding::embedding;
 pub use indices::BatchIndices;
 pub use rms_norm::rms_norm;
 pub use rope::{rope, RopeShape};
+
+use std::borrow::Cow;
 
 use crate::device::cuda::{CudaBuffer, KernelKey, KernelSource};
 use crate::dtype::DType;
@@ -78,11 +80,11 @@ fn check_rows(
 fn key(source: &'static KernelSource, entry: &'static str, act: DType, aux: DType) -> KernelKey {
     KernelKey {
         source,
-        entry,
+        entry: Cow::Borrowed(entry),
         act,
         aux,
         param: 0,
-        flags: "",
+        flags: Cow::Borrowed(""),
     }
 }
 

@@ -1,6 +1,6 @@
 //! RMSNorm over the rows of a matrix.
 
-use super::{check_float, check_rows, key, Rows, BLOCK};
+use super::{check_float, check_rows, key, RowLayout, BLOCK};
 use crate::device::cuda::{launch, u32_of, Arg, CudaBuffer, KernelSource};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
@@ -17,7 +17,7 @@ pub fn rms_norm(
     out: &mut CudaBuffer,
     x: &CudaBuffer,
     act: DType,
-    shape: Rows,
+    shape: RowLayout,
     weight: &CudaBuffer,
     weight_dtype: DType,
     eps: f32,

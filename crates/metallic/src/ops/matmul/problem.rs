@@ -1,11 +1,17 @@
 //! `GemmProblem`: the one validated description of a (batched) matrix
 //! product that every backend consumes. It is the only place that turns
 //! tensor views into m, n, k, leading dimensions, transposes, batch shape and
-//! batch strides; a backend never re-derives strides.
+//! batch strides; a backend never re-derives strides. What a backend checks
+//! against its buffers (`reach`: spans, bounds, the collapsed batch) is
+//! written once here too.
 //!
 //! D[b] = alpha * A[b] · B[b] + beta * C[b], where A[b] is m×k, B[b] is k×n
 //! and C[b] = D[b] is m×n (the output is updated in place when beta ≠ 0).
 //! `b` runs over `batch_shape` in row-major order.
+
+mod reach;
+
+pub use reach::{BatchDim, Operand, Span};
 
 use crate::dtype::DType;
 use crate::error::{Error, Result};

@@ -9,7 +9,9 @@ use super::problem::GemmProblem;
 pub enum BackendChoice {
     /// Always the project's own MLX-style kernels.
     Mlx,
-    /// Always the vendor library.
+    /// Always the vendor library (the `gemm` crate on the CPU, cuBLAS on
+    /// CUDA). `mps` is accepted as its alias: the original Metal design's
+    /// vendor library was Metal Performance Shaders.
     Vendor,
     /// Per problem, whichever the measured rule says is faster.
     Auto,
@@ -73,26 +75,16 @@ impl Backend {
     }
 }
 
-/// The backend that runs `problem` under `choice`.
-pub fn choose(choice: BackendChoice, problem: &GemmProblem) -> Backend {
+/// A device's rule for `auto`: the backend measured faster for a problem.
+pub type AutoRule = fn(&GemmProblem) -> Backend;
+
+/// The backend that runs `problem` under `choice`, where `auto` is the
+/// device's rule.
+pub fn choose(choice: BackendChoice, auto: AutoRule, problem: &GemmProblem) -> Backend {
     match choice {
         BackendChoice::Mlx => Backend::Mlx,
         BackendChoice::Vendor => Backend::Vendor,
-        BackendChoice::Auto => auto_rule(problem),
-    }
-}
-
-/// The backend that runs `problem` on `device` under `choice`: on a GPU,
-/// `auto` follows `cuda_auto_rule`.
-pub fn choose_on(
-    device: &crate::device::Device,
-    choice: BackendChoice,
-    problem: &GemmProblem,
-) -> Backend {
-    match (device, choice) {
-        #[cfg(feature = "cuda")]
-        (crate::device::Device::Cuda(_), BackendChoice::Auto) => cuda_auto_rule(problem),
-        _ => choose(choice, problem),
+        BackendChoice::Auto => auto(problem),
     }
 }
 
@@ -155,7 +147,7 @@ const VENDOR_FROM_M: usize = 64;
 /// call stays cheap (attention's K and V per head: 512 × 64).
 const SMALL_BF16_B: usize = 1 << 18;
 
-/// The `auto` rule: per problem, the backend measured faster.
+/// The `auto` rule on the CPU: per problem, the backend measured faster.
 ///
 /// Measured 2026-11-26 on the project's 2-core AMD EPYC VM (AVX-512 F/BW/VL/
 /// VNNI/BF16, 32 MiB L3; shared with other jobs, load about 12, so the
@@ -172,7 +164,7 @@ const SMALL_BF16_B: usize = 1 << 18;
 /// - f16: m = 1 mlx on all 7 (×1.1–10, fastest of 100, 2026-11-26 22:00
 ///   UTC, load about 4): vendor now widens a matrix-vector product to f32,
 ///   since `gemm`'s f16 gemv, faster before, accumulates in f16 (see
-///   vendor/mod.rs); m = 32 mlx on all 5 (×1.4–4.5); m = 128 mlx on 4 of 5
+///   blas/mod.rs); m = 32 mlx on all 5 (×1.4–4.5); m = 128 mlx on 4 of 5
 ///   (×1.2–1.9).
 /// - bf16 (vendor widens B to f32 on every call): m = 1 mlx on 4 of the 5
 ///   linears (×1.2–7.4), vendor on attention's small B (×2.0–2.3); m = 32
@@ -202,6 +194,66 @@ pub fn auto_rule(problem: &GemmProblem) -> Backend {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dtype::DType;
+    use crate::ops::matmul::MatrixOperand;
+
+    /// A plain m×n×k product, B stored [n, k] (the weight layout).
+    fn problem(m: usize, n: usize, k: usize, a: DType, b: DType) -> GemmProblem {
+        let operand = |dtype, row_major, ld| MatrixOperand {
+            dtype,
+            row_major,
+            ld,
+            offset: 0,
+            batch_strides: vec![],
+        };
+        GemmProblem {
+            m,
+            n,
+            k,
+            batch_shape: vec![],
+            a: operand(a, true, k),
+            b: operand(b, false, k),
+            c: operand(a, true, n),
+            alpha: 1.0,
+            beta: 0.0,
+        }
+    }
+
+    #[test]
+    fn a_forced_choice_overrides_the_rule_and_auto_follows_it() {
+        let p = problem(1, 896, 896, DType::F32, DType::F32);
+        let (mlx, vendor): (AutoRule, AutoRule) = (|_| Backend::Mlx, |_| Backend::Vendor);
+        assert_eq!(choose(BackendChoice::Mlx, vendor, &p), Backend::Mlx);
+        assert_eq!(choose(BackendChoice::Vendor, mlx, &p), Backend::Vendor);
+        assert_eq!(choose(BackendChoice::Auto, mlx, &p), Backend::Mlx);
+        assert_eq!(choose(BackendChoice::Auto, vendor, &p), Backend::Vendor);
+    }
+
+    #[test]
+    fn the_cpu_rule_follows_the_measurements() {
+        use DType::{BF16, F16, F32, Q4_K};
+        for (m, n, k, a, b, expected) in [
+            // Quantized weights stay on mlx at every m.
+            (1, 896, 896, F32, Q4_K, Backend::Mlx),
+            (128, 896, 896, F32, Q4_K, Backend::Mlx),
+            // f32: vendor at m = 1 and from m = 64, mlx between.
+            (1, 896, 896, F32, F32, Backend::Vendor),
+            (32, 896, 896, F32, F32, Backend::Mlx),
+            (VENDOR_FROM_M, 896, 896, F32, F32, Backend::Vendor),
+            // f16: mlx.
+            (1, 896, 896, F16, F16, Backend::Mlx),
+            (128, 896, 896, F16, F16, Backend::Mlx),
+            // bf16: vendor only for m = 1 with a small B.
+            (1, 512, 64, BF16, BF16, Backend::Vendor),
+            (1, 4864, 896, BF16, BF16, Backend::Mlx),
+            (32, 512, 64, BF16, BF16, Backend::Mlx),
+            // Mixed float types: mlx.
+            (1, 896, 896, F32, F16, Backend::Mlx),
+        ] {
+            let p = problem(m, n, k, a, b);
+            assert_eq!(auto_rule(&p), expected, "{m}×{n}×{k} {a}·{b}");
+        }
+    }
 
     #[test]
     fn settings_parse_with_aliases_and_case() {

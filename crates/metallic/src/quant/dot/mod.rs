@@ -10,6 +10,8 @@
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+#[cfg(target_arch = "x86_64")]
+mod gemv_avx512;
 mod portable;
 #[cfg(target_arch = "x86_64")]
 mod unpack_avx2;
@@ -26,13 +28,16 @@ pub(crate) const TILE_W: usize = 2;
 /// Tile results: `out[r][j]` for activation row `r`, weight row `j`.
 pub(crate) type TileOut = [[f32; TILE_W]; TILE_A];
 
-/// An instruction set the kernels can use. Only the constructors make one,
-/// and they check the CPU: holding an `Isa` means this CPU runs it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Isa(Kind);
+/// An instruction set the CPU kernels are built for: these quantized dot
+/// products and the mlx backend's float microkernels (one type for both).
+/// Only the constructors make one, and they check the CPU: holding an `Isa`
+/// means this CPU runs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Isa(IsaKind);
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
+/// The sets, slowest first (the order `Isa` compares in).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum IsaKind {
     Portable,
     Avx2,
     Avx512,
@@ -41,7 +46,7 @@ enum Kind {
 impl Isa {
     /// Plain Rust, for any CPU.
     pub fn portable() -> Isa {
-        Isa(Kind::Portable)
+        Isa(IsaKind::Portable)
     }
 
     /// The fastest instruction set this CPU supports (detected once).
@@ -59,24 +64,29 @@ impl Isa {
                 && is_x86_feature_detected!("fma")
                 && is_x86_feature_detected!("f16c")
             {
-                out.push(Isa(Kind::Avx2));
+                out.push(Isa(IsaKind::Avx2));
                 if is_x86_feature_detected!("avx512f")
                     && is_x86_feature_detected!("avx512bw")
                     && is_x86_feature_detected!("avx512vl")
                     && is_x86_feature_detected!("avx512vnni")
                 {
-                    out.push(Isa(Kind::Avx512));
+                    out.push(Isa(IsaKind::Avx512));
                 }
             }
         }
         out
     }
 
+    /// Which set this is, for code that picks its kernels per set.
+    pub(crate) fn kind(self) -> IsaKind {
+        self.0
+    }
+
     pub fn name(self) -> &'static str {
         match self.0 {
-            Kind::Portable => "portable",
-            Kind::Avx2 => "avx2",
-            Kind::Avx512 => "avx512-vnni",
+            IsaKind::Portable => "portable",
+            IsaKind::Avx2 => "avx2",
+            IsaKind::Avx512 => "avx512-vnni",
         }
     }
 
@@ -84,13 +94,13 @@ impl Isa {
     /// enabled, so that the compiler vectorizes the task's loops.
     pub(crate) fn run_compiled_for<T: Compiled>(self, task: T) -> T::Output {
         match self.0 {
-            Kind::Portable => task.run(),
+            IsaKind::Portable => task.run(),
             // SAFETY: an `Isa` of this kind exists only if the CPU has these features.
             #[cfg(target_arch = "x86_64")]
-            Kind::Avx2 => unsafe { avx2::run(task) },
+            IsaKind::Avx2 => unsafe { avx2::run(task) },
             // SAFETY: as above.
             #[cfg(target_arch = "x86_64")]
-            Kind::Avx512 => unsafe { avx512::run(task) },
+            IsaKind::Avx512 => unsafe { avx512::run(task) },
             #[cfg(not(target_arch = "x86_64"))]
             _ => task.run(),
         }
@@ -112,20 +122,68 @@ pub(crate) trait Compiled {
 pub(crate) fn unpack_row(isa: Isa, dtype: DType, row: &[u8], out: PanelRow<'_>) -> bool {
     match isa.0 {
         #[cfg(target_arch = "x86_64")]
-        Kind::Avx2 if unpack_avx2::handles(dtype) => {
+        IsaKind::Avx2 if unpack_avx2::handles(dtype) => {
             // SAFETY: the CPU has AVX2, FMA and F16C (see `Isa`); the format
             // is handled; `Panel` sizes the row and its outputs.
             unsafe { unpack_avx2::unpack_row(dtype, row, out) };
             true
         }
         #[cfg(target_arch = "x86_64")]
-        Kind::Avx512 if unpack_avx2::handles(dtype) => {
+        IsaKind::Avx512 if unpack_avx2::handles(dtype) => {
             // SAFETY: as above, and the CPU has AVX-512 F, BW and VL.
             unsafe { unpack_avx2::unpack_row_avx512(dtype, row, out) };
             true
         }
         _ => false,
     }
+}
+
+/// One activation row in 8-bit form, for `dot_rows`.
+#[derive(Clone, Copy)]
+pub(crate) struct ActivationRow<'a> {
+    /// k values.
+    pub q: &'a [i8],
+    /// One scale per block of the weight format (32 values, or 256 for K).
+    pub d: &'a [f32],
+    /// `d · Σ q` per 16 values (K formats only).
+    pub sums: &'a [f32],
+}
+
+/// Whether `isa` has a one-row kernel (`dot_rows`) for weights in `dtype`.
+pub(crate) fn has_row_kernel(isa: Isa, dtype: DType) -> bool {
+    match isa.0 {
+        #[cfg(target_arch = "x86_64")]
+        IsaKind::Avx512 => gemv_avx512::handles(dtype),
+        _ => false,
+    }
+}
+
+/// `out[j] = Σ_k W_j[k] · a[k]` for the weight rows `W_j` of `w`, read in
+/// place from their blocks (one-token products); returns false (doing
+/// nothing) where `has_row_kernel(isa, dtype)` does not hold.
+pub(crate) fn dot_rows(
+    isa: Isa,
+    dtype: DType,
+    w: &[u8],
+    a: ActivationRow<'_>,
+    out: &mut [f32],
+) -> bool {
+    if !has_row_kernel(isa, dtype) {
+        return false;
+    }
+    let k = a.q.len();
+    let block = dtype.block_size();
+    assert!(k.is_multiple_of(block));
+    assert_eq!(Some(w.len()), dtype.bytes_for(k).map(|row| row * out.len()));
+    assert!(a.d.len() >= k / block && (block != 256 || a.sums.len() >= k / 16));
+    match isa.0 {
+        // SAFETY: an AVX-512 `Isa` exists only on a CPU with the features;
+        // the format is handled and the sizes were checked above.
+        #[cfg(target_arch = "x86_64")]
+        IsaKind::Avx512 => unsafe { gemv_avx512::dot_rows(dtype, w, a, out) },
+        _ => return false,
+    }
+    true
 }
 
 /// `rows` weight rows of an unpacked panel, starting at the tile's first.
@@ -181,10 +239,10 @@ pub(crate) fn legacy_tile(
     match isa.0 {
         // SAFETY: the CPU has the features (see `Isa`); `check_tile` bounds the reads.
         #[cfg(target_arch = "x86_64")]
-        Kind::Avx512 => unsafe { avx512::legacy_tile(signed, w, a) },
+        IsaKind::Avx512 => unsafe { avx512::legacy_tile(signed, w, a) },
         // SAFETY: as above.
         #[cfg(target_arch = "x86_64")]
-        Kind::Avx2 => unsafe { avx2::legacy_tile(signed, w, a) },
+        IsaKind::Avx2 => unsafe { avx2::legacy_tile(signed, w, a) },
         _ => portable::legacy_tile(signed, w, a),
     }
 }
@@ -197,10 +255,10 @@ pub(crate) fn kquant_tile(isa: Isa, w: &WeightTile<'_>, a: &ActivationTile<'_>) 
     match isa.0 {
         // SAFETY: the CPU has the features (see `Isa`); `check_tile` bounds the reads.
         #[cfg(target_arch = "x86_64")]
-        Kind::Avx512 => unsafe { avx512::kquant_tile(w, a) },
+        IsaKind::Avx512 => unsafe { avx512::kquant_tile(w, a) },
         // SAFETY: as above.
         #[cfg(target_arch = "x86_64")]
-        Kind::Avx2 => unsafe { avx2::kquant_tile(w, a) },
+        IsaKind::Avx2 => unsafe { avx2::kquant_tile(w, a) },
         _ => portable::kquant_tile(w, a),
     }
 }

@@ -34,8 +34,9 @@ pub(super) fn instantiate(key: &MlxKernelKey) -> Option<KernelFn> {
     }
 }
 
-fn for_element<E: Element>(k: &MlxKernelKey) -> KernelFn {
-    match k.kind {
+fn for_element<E: Element>(key: &MlxKernelKey) -> KernelFn {
+    let k = &key.flags;
+    match key.kind {
         KernelKind::Gemm => instance!(gemm, E, [];
             k.transpose_a, k.transpose_b, k.batched, k.align_m, k.align_n, k.align_k,
             k.use_out_source, k.do_axpby),

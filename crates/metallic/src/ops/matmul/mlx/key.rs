@@ -2,8 +2,9 @@
 //! MLX's function constants. A new specialization is a new field here and a
 //! new const parameter of the kernels, never a branch in the drivers.
 
-use super::microkernel::Isa;
+use super::flags::GemmFlags;
 use crate::dtype::DType;
+use crate::quant::Isa;
 use std::fmt::Write;
 
 /// Which driver a key selects.
@@ -30,49 +31,24 @@ pub struct MlxKernelKey {
     pub dtype: DType,
     pub isa: Isa,
     pub tile: Tile,
-    /// A is stored column-major (k×m rows in memory).
-    pub transpose_a: bool,
-    /// B is stored column-major (n×k rows in memory).
-    pub transpose_b: bool,
-    /// More than one matrix in the batch.
-    pub batched: bool,
-    /// m, n, k are multiples of BM, BN, BK: no partial tiles or steps.
-    pub align_m: bool,
-    pub align_n: bool,
-    pub align_k: bool,
-    /// beta ≠ 0: the epilogue reads C.
-    pub use_out_source: bool,
-    /// alpha ≠ 1 or beta ∉ {0, 1}: the epilogue scales.
-    pub do_axpby: bool,
+    pub flags: GemmFlags,
 }
 
 impl MlxKernelKey {
     /// MLX-style instance name, e.g.
-    /// `gemm_f32_bm64_bn128_bk256_nt_batched_alignM_alignK_axpby_avx512`.
+    /// `gemm_f32_bm64_bn128_bk256_nt_batched_alignM_alignK_axpby_avx512-vnni`.
     pub fn name(&self) -> String {
         let kind = match self.kind {
             KernelKind::Gemm => "gemm",
             KernelKind::Gemv => "gemv",
         };
-        let letter = |t: bool| if t { 't' } else { 'n' };
         let Tile { bm, bn, bk } = self.tile;
         let mut name = format!(
-            "{kind}_{}_bm{bm}_bn{bn}_bk{bk}_{}{}",
+            "{kind}_{}_bm{bm}_bn{bn}_bk{bk}_{}",
             self.dtype.name().to_lowercase(),
-            letter(self.transpose_a),
-            letter(self.transpose_b)
+            self.flags.transposes()
         );
-        let flags = [
-            (self.batched, "batched"),
-            (self.align_m, "alignM"),
-            (self.align_n, "alignN"),
-            (self.align_k, "alignK"),
-            (self.use_out_source, "outsrc"),
-            (self.do_axpby, "axpby"),
-        ];
-        for (_, flag) in flags.iter().filter(|(on, _)| *on) {
-            let _ = write!(name, "_{flag}");
-        }
+        self.flags.spell_into(&mut name);
         let _ = write!(name, "_{}", self.isa.name());
         name
     }
@@ -87,36 +63,41 @@ mod tests {
         let key = MlxKernelKey {
             kind: KernelKind::Gemm,
             dtype: DType::F32,
-            isa: Isa::Avx512,
+            isa: Isa::portable(),
             tile: Tile {
                 bm: 64,
                 bn: 64,
                 bk: 256,
             },
-            transpose_a: false,
-            transpose_b: true,
-            batched: true,
-            align_m: true,
-            align_n: false,
-            align_k: true,
-            use_out_source: false,
-            do_axpby: true,
+            flags: GemmFlags {
+                transpose_a: false,
+                transpose_b: true,
+                batched: true,
+                align_m: true,
+                align_n: false,
+                align_k: true,
+                use_out_source: false,
+                do_axpby: true,
+            },
         };
         assert_eq!(
             key.name(),
-            "gemm_f32_bm64_bn64_bk256_nt_batched_alignM_alignK_axpby_avx512"
+            "gemm_f32_bm64_bn64_bk256_nt_batched_alignM_alignK_axpby_portable"
         );
         let plain = MlxKernelKey {
             kind: KernelKind::Gemv,
             dtype: DType::BF16,
-            batched: false,
-            align_m: false,
-            align_k: false,
-            do_axpby: false,
-            use_out_source: true,
-            transpose_a: true,
+            flags: GemmFlags {
+                batched: false,
+                align_m: false,
+                align_k: false,
+                do_axpby: false,
+                use_out_source: true,
+                transpose_a: true,
+                ..key.flags
+            },
             ..key
         };
-        assert_eq!(plain.name(), "gemv_bf16_bm64_bn64_bk256_tt_outsrc_avx512");
+        assert_eq!(plain.name(), "gemv_bf16_bm64_bn64_bk256_tt_outsrc_portable");
     }
 }

@@ -10,6 +10,7 @@ mod args;
 pub mod cuda;
 mod element;
 mod epilogue;
+mod flags;
 mod gemm;
 mod gemv;
 mod instance;
@@ -23,8 +24,9 @@ mod quantized;
 mod tests;
 mod validate;
 
+pub use crate::quant::Isa;
+pub use flags::GemmFlags;
 pub use key::{KernelKind, MlxKernelKey, Tile};
-pub use microkernel::Isa;
 
 use crate::error::{Error, Result};
 use crate::ops::matmul::GemmProblem;
@@ -63,18 +65,13 @@ impl Default for MlxCpu {
 impl MlxCpu {
     /// The widest instruction set this CPU has, tiles chosen per problem.
     pub fn new() -> MlxCpu {
-        let isa = Isa::best();
-        let micro = isa.kernels().unwrap_or(microkernel::PORTABLE);
-        MlxCpu::build(isa, micro)
+        MlxCpu::with_isa(Isa::best())
     }
 
-    /// Forces one instruction set (tests, benchmarks); an error when this
-    /// CPU lacks it.
-    pub fn with_isa(isa: Isa) -> Result<MlxCpu> {
-        let micro = isa
-            .kernels()
-            .ok_or_else(|| Error::Unsupported(format!("this CPU lacks {}", isa.name())))?;
-        Ok(MlxCpu::build(isa, micro))
+    /// Forces one instruction set (tests, benchmarks); `Isa::supported`
+    /// lists this CPU's.
+    pub fn with_isa(isa: Isa) -> MlxCpu {
+        MlxCpu::build(isa, microkernel::kernels_for(isa))
     }
 
     /// Uses `tile` for every blocked (m > 1) product instead of the
@@ -168,14 +165,16 @@ impl MlxCpu {
             dtype: p.c.dtype,
             isa: self.isa,
             tile,
-            transpose_a,
-            transpose_b,
-            batched: p.batch_count() > 1,
-            align_m: p.m.is_multiple_of(tile.bm),
-            align_n: p.n.is_multiple_of(tile.bn),
-            align_k: p.k.is_multiple_of(tile.bk),
-            use_out_source: p.beta != 0.0,
-            do_axpby: p.alpha != 1.0 || (p.beta != 0.0 && p.beta != 1.0),
+            flags: GemmFlags {
+                transpose_a,
+                transpose_b,
+                batched: p.batch_count() > 1,
+                align_m: p.m.is_multiple_of(tile.bm),
+                align_n: p.n.is_multiple_of(tile.bn),
+                align_k: p.k.is_multiple_of(tile.bk),
+                use_out_source: p.beta != 0.0,
+                do_axpby: p.alpha != 1.0 || (p.beta != 0.0 && p.beta != 1.0),
+            },
         }
     }
 

@@ -9,8 +9,8 @@ use super::args::elements;
 use super::validate::check_operand;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::ops::matmul::GemmProblem;
-use crate::quant::matmul_quantized;
+use crate::ops::matmul::problem::{GemmProblem, Operand};
+use crate::quant::{matmul_quantized, QuantizedProduct};
 use half::slice::HalfFloatSliceExt;
 use half::{bf16, f16};
 
@@ -31,26 +31,11 @@ pub(super) fn run(p: &GemmProblem, a: &[u8], b: &[u8], c: &mut [u8]) -> Result<(
             )));
         }
     }
-    if p.b.row_major {
-        return Err(Error::Layout {
-            operand: "b",
-            detail: format!("a {w_type} B must be column-major: n rows of k values in blocks"),
-        });
-    }
-    let whole_blocks = |n: &usize| n.is_multiple_of(block);
-    let strides = [p.k, p.b.ld, p.b.offset];
-    if !strides.iter().chain(&p.b.batch_strides).all(whole_blocks) {
-        return Err(Error::Layout {
-            operand: "b",
-            detail: format!(
-                "k, leading dimension, offset and batch strides must be whole {w_type} blocks of {block}"
-            ),
-        });
-    }
-    check_operand("a", &p.a, p.m, p.k, a, &p.batch_shape)?;
-    check_operand("b", &p.b, p.k, p.n, b, &p.batch_shape)?;
-    check_operand("c", &p.c, p.m, p.n, c, &p.batch_shape)?;
-    if p.m == 0 || p.n == 0 || p.batch_count() == 0 {
+    // B column-major in whole blocks: the problem checks it with the rest.
+    check_operand(p, Operand::A, a)?;
+    check_operand(p, Operand::B, b)?;
+    check_operand(p, Operand::C, c)?;
+    if p.is_empty() {
         return Ok(());
     }
     let (row_bytes, ld_bytes) = (p.k / block * block_bytes, p.b.ld / block * block_bytes);
@@ -73,17 +58,19 @@ pub(super) fn run(p: &GemmProblem, a: &[u8], b: &[u8], c: &mut [u8]) -> Result<(
                 &mut typed_mut(c)[c_offset..],
             )?,
             _ => matmul_quantized(
-                w_type,
-                w,
-                p.n,
-                p.k,
-                &elements(a)[a_offset..],
-                p.a.ld,
-                p.m,
+                &QuantizedProduct {
+                    w_type,
+                    w,
+                    n: p.n,
+                    k: p.k,
+                    a: &elements(a)[a_offset..],
+                    lda: p.a.ld,
+                    m: p.m,
+                    ldc: p.c.ld,
+                    alpha: p.alpha,
+                    beta: p.beta,
+                },
                 &mut typed_mut(c)[c_offset..],
-                p.c.ld,
-                p.alpha,
-                p.beta,
             )?,
         }
     }
@@ -136,7 +123,19 @@ where
             c[i * p.c.ld..i * p.c.ld + n].convert_to_f32_slice(row);
         }
     }
-    matmul_quantized(p.b.dtype, w, n, k, &a32, k, m, &mut c32, n, p.alpha, p.beta)?;
+    let product = QuantizedProduct {
+        w_type: p.b.dtype,
+        w,
+        n,
+        k,
+        a: &a32,
+        lda: k,
+        m,
+        ldc: n,
+        alpha: p.alpha,
+        beta: p.beta,
+    };
+    matmul_quantized(&product, &mut c32)?;
     for (i, row) in c32.chunks_exact(n).enumerate() {
         c[i * p.c.ld..i * p.c.ld + n].convert_from_f32_slice(row);
     }

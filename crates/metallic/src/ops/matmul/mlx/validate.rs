@@ -1,12 +1,11 @@
-//! What the kernels rely on, checked before any runs: one float type,
-//! leading dimensions at least the minor extent, every element inside its
-//! buffer (with overflow-checked arithmetic), buffers aligned to the
-//! element, and output matrices that do not overlap (tasks write them in
-//! parallel).
+//! What the kernels rely on, checked before any runs: one float type, the
+//! problem's own checks (leading dimensions, every element inside its
+//! buffer), buffers aligned to the element, and output matrices that do not
+//! overlap (tasks write them in parallel).
 
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::ops::matmul::{GemmProblem, MatrixOperand};
+use crate::ops::matmul::problem::{GemmProblem, Operand};
 
 pub(super) fn check(p: &GemmProblem, a: &[u8], b: &[u8], c: &[u8]) -> Result<()> {
     let dtype = p.c.dtype;
@@ -23,77 +22,26 @@ pub(super) fn check(p: &GemmProblem, a: &[u8], b: &[u8], c: &[u8]) -> Result<()>
             )));
         }
     }
-    check_operand("a", &p.a, p.m, p.k, a, &p.batch_shape)?;
-    check_operand("b", &p.b, p.k, p.n, b, &p.batch_shape)?;
-    check_operand("c", &p.c, p.m, p.n, c, &p.batch_shape)?;
+    check_operand(p, Operand::A, a)?;
+    check_operand(p, Operand::B, b)?;
+    check_operand(p, Operand::C, c)?;
     check_output_disjoint(p)
 }
 
-/// Checks one operand's rank, leading dimension, alignment and extent for
-/// rows×cols matrices over `batch_shape`.
-pub(super) fn check_operand(
-    name: &'static str,
-    operand: &MatrixOperand,
-    rows: usize,
-    cols: usize,
-    buffer: &[u8],
-    batch_shape: &[usize],
-) -> Result<()> {
-    let layout = |detail: String| Error::Layout {
-        operand: name,
-        detail,
-    };
-    if operand.batch_strides.len() != batch_shape.len() {
-        return Err(Error::Shape(format!(
-            "operand `{name}` has {} batch strides for {} batch dimensions",
-            operand.batch_strides.len(),
-            batch_shape.len()
-        )));
+/// Checks that `which`'s matrices lie inside `buffer` (see
+/// `GemmProblem::span_within`) and that a float buffer is aligned to its
+/// elements.
+pub(super) fn check_operand(p: &GemmProblem, which: Operand, buffer: &[u8]) -> Result<()> {
+    let dtype = p.operand(which).dtype;
+    let size = dtype.block_bytes();
+    if dtype.block_size() == 1 && !(buffer.as_ptr() as usize).is_multiple_of(size) {
+        return Err(Error::Layout {
+            operand: which.name(),
+            detail: format!("buffer is not aligned to {size} bytes"),
+        });
     }
-    let minor = if operand.row_major { cols } else { rows };
-    if operand.ld < minor {
-        return Err(layout(format!(
-            "leading dimension {} is less than the minor extent {minor}",
-            operand.ld
-        )));
-    }
-    let size = operand.dtype.block_bytes();
-    if operand.dtype.block_size() == 1 && !(buffer.as_ptr() as usize).is_multiple_of(size) {
-        return Err(layout(format!("buffer is not aligned to {size} bytes")));
-    }
-    if rows == 0 || cols == 0 || batch_shape.contains(&0) {
-        return Ok(());
-    }
-    let last = last_element(operand, rows, cols, batch_shape)
-        .ok_or_else(|| layout("element offsets overflow".into()))?;
-    let held = buffer.len() / size * operand.dtype.block_size();
-    if last >= held {
-        return Err(layout(format!(
-            "reaches element {last} but the buffer holds {held} {} elements",
-            operand.dtype
-        )));
-    }
+    p.span_within(which, buffer.len())?;
     Ok(())
-}
-
-/// Index of the operand's last element (the largest index it touches).
-fn last_element(
-    operand: &MatrixOperand,
-    rows: usize,
-    cols: usize,
-    batch_shape: &[usize],
-) -> Option<usize> {
-    let mut last = operand.offset;
-    for (&dim, &stride) in batch_shape.iter().zip(&operand.batch_strides) {
-        last = last.checked_add((dim - 1).checked_mul(stride)?)?;
-    }
-    let (row_stride, col_stride) = if operand.row_major {
-        (operand.ld, 1)
-    } else {
-        (1, operand.ld)
-    };
-    last.checked_add((rows - 1).checked_mul(row_stride)?)?
-        .checked_add((cols - 1).checked_mul(col_stride)?)
 }
 
 /// Sufficient for output elements that never alias (tasks write them in

@@ -141,3 +141,127 @@ fn misshaped_or_mistyped_outputs_are_errors() {
     );
     assert!(GemmProblem::output_shape(&a, &b, true, false).is_err());
 }
+
+#[test]
+fn spans_cover_exactly_what_the_batch_reaches() {
+    // a: 2 batches of a padded 3×4 block (ld 6) at offset 5, batch stride 20.
+    let a = f32s(&[64]).as_strided(&[2, 3, 4], &[20, 6, 1], 5).unwrap();
+    let (b, c) = (f32s(&[4, 5]), f32s(&[2, 3, 5]));
+    let p = GemmProblem::from_views(&a, &b, &c, false, false, 1.0, 0.0).unwrap();
+    // Last element: 5 + 20 + 2·6 + 3 = 40.
+    assert_eq!(p.span(Operand::A).unwrap(), Span { start: 5, end: 41 });
+    assert_eq!(p.span(Operand::B).unwrap(), Span { start: 0, end: 20 });
+    assert_eq!(p.span(Operand::C).unwrap(), Span { start: 0, end: 30 });
+    assert!(p.span_within(Operand::A, 41 * 4).is_ok());
+    assert!(matches!(
+        p.span_within(Operand::A, 41 * 4 - 1),
+        Err(Error::Layout { operand: "a", .. })
+    ));
+    let short_ld = GemmProblem {
+        a: MatrixOperand {
+            ld: 3,
+            ..p.a.clone()
+        },
+        ..p.clone()
+    };
+    assert!(matches!(
+        short_ld.span(Operand::A),
+        Err(Error::Layout { operand: "a", .. })
+    ));
+    let huge = GemmProblem {
+        a: MatrixOperand {
+            offset: usize::MAX - 3,
+            ..p.a.clone()
+        },
+        ..p.clone()
+    };
+    assert!(matches!(
+        huge.span(Operand::A),
+        Err(Error::Layout { operand: "a", .. })
+    ));
+}
+
+#[test]
+fn quantized_operands_must_lie_in_whole_blocks_along_k() {
+    let (a, c) = (f32s(&[3, 64]), f32s(&[3, 2]));
+    let w = zeros(DType::Q8_0, &[2, 64]);
+    let p = GemmProblem::from_views(&a, &w, &c, false, true, 1.0, 0.0).unwrap();
+    assert_eq!(p.span(Operand::B).unwrap(), Span { start: 0, end: 128 });
+    assert!(p
+        .span_within(Operand::B, DType::Q8_0.bytes_for(128).unwrap())
+        .is_ok());
+    for bad in [
+        MatrixOperand {
+            ld: 48,
+            ..p.b.clone()
+        },
+        MatrixOperand {
+            offset: 16,
+            ..p.b.clone()
+        },
+        MatrixOperand {
+            row_major: true,
+            ..p.b.clone()
+        },
+    ] {
+        let q = GemmProblem {
+            b: bad,
+            ..p.clone()
+        };
+        assert!(
+            matches!(q.span(Operand::B), Err(Error::Layout { operand: "b", .. })),
+            "{:?}",
+            q.b
+        );
+    }
+}
+
+#[test]
+fn batches_collapse_where_strides_nest() {
+    let p = |batch_shape: Vec<usize>, a: Vec<usize>, b: Vec<usize>, c: Vec<usize>| {
+        let operand = |strides| MatrixOperand {
+            dtype: DType::F32,
+            row_major: true,
+            ld: 4,
+            offset: 0,
+            batch_strides: strides,
+        };
+        GemmProblem {
+            m: 4,
+            n: 4,
+            k: 4,
+            batch_shape,
+            a: operand(a),
+            b: operand(b),
+            c: operand(c),
+            alpha: 1.0,
+            beta: 0.0,
+        }
+    };
+    let dim = |size, strides| BatchDim { size, strides };
+    // Nested for all three (B broadcast): one dimension of 6.
+    let nested = p(vec![2, 3], vec![48, 16], vec![0, 0], vec![48, 16]);
+    assert_eq!(nested.batch_dims().unwrap(), vec![dim(6, [16, 0, 16])]);
+    // B's outer stride breaks the nesting: two dimensions.
+    let split = p(vec![2, 3], vec![48, 16], vec![100, 16], vec![48, 16]);
+    assert_eq!(
+        split.batch_dims().unwrap(),
+        vec![dim(2, [48, 100, 48]), dim(3, [16, 16, 16])]
+    );
+    // Size-1 dimensions drop out; no batch at all is no dimension.
+    let ones = p(vec![1, 3, 1], vec![7, 16, 9], vec![7, 0, 9], vec![7, 16, 9]);
+    assert_eq!(ones.batch_dims().unwrap(), vec![dim(3, [16, 0, 16])]);
+    assert!(p(vec![], vec![], vec![], vec![])
+        .batch_dims()
+        .unwrap()
+        .is_empty());
+    // Outputs that overlap, and strides that do not match the batch rank.
+    assert!(matches!(
+        p(vec![2], vec![16], vec![16], vec![0]).batch_dims(),
+        Err(Error::Layout { operand: "c", .. })
+    ));
+    assert!(matches!(
+        p(vec![2], vec![16], vec![], vec![16]).batch_dims(),
+        Err(Error::Layout { operand: "b", .. })
+    ));
+}

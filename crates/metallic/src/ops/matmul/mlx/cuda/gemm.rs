@@ -1,5 +1,5 @@
 //! The `mlx` GEMM on CUDA: a `GemmProblem` (m > 8 in practice; any m works)
-//! through the tiled kernel of `gemm.cu`, specialized per `GemmKey`, with an
+//! through the tiled kernels (`gemm_ffma.cu`, `gemm_mma.cu`, `gemm_wgmma.cu`), specialized per `GemmKey`, with an
 //! optional split-K pass (`split_k.cu`).
 //!
 //! The kernel writes a row-major C; a column-major C is computed as
@@ -11,11 +11,11 @@
 use crate::device::cuda::{launch, launch_with_shared, u32_of, Arg, CudaBuffer, CudaDevice};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::ops::matmul::problem::{GemmProblem, MatrixOperand};
-use crate::ops::matmul::vendor::cublas::check_bounds;
+use crate::ops::matmul::problem::{BatchDim, GemmProblem, MatrixOperand, Operand};
 
 use super::gemm_key::{split_k_reduce_key, GemmKey};
-use super::tile_table::{self, GemmPlan};
+use super::tile_table::{self, CudaGemmPlan};
+use crate::ops::matmul::mlx::GemmFlags;
 
 /// Threads per block of the split-K reduction.
 const REDUCE_THREADS: u32 = 256;
@@ -41,7 +41,7 @@ pub fn run_gemm(
 pub fn run_gemm_with_plan(
     device: &CudaDevice,
     problem: &GemmProblem,
-    plan: GemmPlan,
+    plan: CudaGemmPlan,
     a: &CudaBuffer,
     b: &CudaBuffer,
     c: &mut CudaBuffer,
@@ -52,25 +52,25 @@ pub fn run_gemm_with_plan(
 fn run_planned(
     device: &CudaDevice,
     problem: &GemmProblem,
-    plan: Option<GemmPlan>,
+    plan: Option<CudaGemmPlan>,
     a: &CudaBuffer,
     b: &CudaBuffer,
     c: &mut CudaBuffer,
 ) -> Result<()> {
     device.check_buffers(&[a, b, &*c], "mlx GEMM")?;
     check_dtypes(problem)?;
-    check_bounds(problem, &problem.a, "a", problem.m, problem.k, a)?;
-    check_bounds(problem, &problem.b, "b", problem.k, problem.n, b)?;
-    check_bounds(problem, &problem.c, "c", problem.m, problem.n, c)?;
+    for (which, buffer) in [(Operand::A, a), (Operand::B, b), (Operand::C, &*c)] {
+        problem.span_within(which, buffer.len())?;
+    }
     let (p, a, b) = match problem.c.row_major {
         true => (problem.clone(), a, b),
         false => (transposed(problem), b, a),
     };
-    let dims = batch_dims(&p)?;
+    let dims = p.batch_dims()?;
     let input = p.a.dtype;
     let (vec_a, vec_b) = (
-        rows_aligned(&p.a, a, &dims, |d| d.a),
-        rows_aligned(&p.b, b, &dims, |d| d.b),
+        rows_aligned(&p.a, a, &dims, 0),
+        rows_aligned(&p.b, b, &dims, 1),
     );
     let wgmma_fits = device.props().compute_capability == (9, 0)
         && p.a.row_major
@@ -99,21 +99,16 @@ fn run_planned(
     Launch::new(&p, plan, &dims, vec_a, vec_b)?.run(device, &p, &dims, a, b, c)
 }
 
-/// Whether every matrix row of a 16-bit operand starts on a 16-byte
-/// boundary (base address, offset, ld and batch strides), so that tiles can
-/// arrive by 16-byte asynchronous copies.
-fn rows_aligned(
-    o: &MatrixOperand,
-    buffer: &CudaBuffer,
-    dims: &[BatchDim],
-    stride: fn(&BatchDim) -> usize,
-) -> bool {
+/// Whether every matrix row of a 16-bit operand (`index` 0 for A, 1 for B)
+/// starts on a 16-byte boundary (base address, offset, ld and batch
+/// strides), so that tiles can arrive by 16-byte asynchronous copies.
+fn rows_aligned(o: &MatrixOperand, buffer: &CudaBuffer, dims: &[BatchDim], index: usize) -> bool {
     let per = 16 / o.dtype.block_bytes();
     o.dtype != DType::F32
         && buffer.device_ptr().is_multiple_of(16)
         && o.offset.is_multiple_of(per)
         && o.ld.is_multiple_of(per)
-        && dims.iter().all(|d| stride(d).is_multiple_of(per))
+        && dims.iter().all(|d| d.strides[index].is_multiple_of(per))
 }
 
 fn check_dtypes(p: &GemmProblem) -> Result<()> {
@@ -145,68 +140,10 @@ fn transposed(p: &GemmProblem) -> GemmProblem {
     }
 }
 
-/// One batch dimension after collapsing: its size and each operand's stride.
-#[derive(Clone, Copy, Debug)]
-struct BatchDim {
-    size: usize,
-    a: usize,
-    b: usize,
-    c: usize,
-}
-
-/// The batch as few dimensions as the strides allow, outermost first: size-1
-/// dimensions dropped, and a dimension merged into the next when its stride
-/// is the next one's stride times its size for all three operands.
-fn batch_dims(p: &GemmProblem) -> Result<Vec<BatchDim>> {
-    let rank = p.batch_shape.len();
-    for (operand, name) in [(&p.a, "a"), (&p.b, "b"), (&p.c, "c")] {
-        if operand.batch_strides.len() != rank {
-            return Err(Error::Layout {
-                operand: name,
-                detail: format!(
-                    "{} batch strides for {rank} batch dimensions",
-                    operand.batch_strides.len()
-                ),
-            });
-        }
-    }
-    let mut dims: Vec<BatchDim> = Vec::new();
-    for i in (0..rank).filter(|&i| p.batch_shape[i] != 1) {
-        let dim = BatchDim {
-            size: p.batch_shape[i],
-            a: p.a.batch_strides[i],
-            b: p.b.batch_strides[i],
-            c: p.c.batch_strides[i],
-        };
-        if dim.c == 0 {
-            return Err(Error::Layout {
-                operand: "c",
-                detail: format!("batch dimension {i} has stride 0: the outputs would overlap"),
-            });
-        }
-        dims.push(dim);
-    }
-    let mut collapsed: Vec<BatchDim> = Vec::new();
-    for dim in dims.into_iter().rev() {
-        match collapsed.last_mut() {
-            Some(inner)
-                if dim.a == inner.a * inner.size
-                    && dim.b == inner.b * inner.size
-                    && dim.c == inner.c * inner.size =>
-            {
-                inner.size *= dim.size;
-            }
-            _ => collapsed.push(dim),
-        }
-    }
-    collapsed.reverse();
-    Ok(collapsed)
-}
-
 /// Everything one problem's launches share.
 struct Launch {
     key: GemmKey,
-    plan: GemmPlan,
+    plan: CudaGemmPlan,
     /// Depth of one k slice (a multiple of BK); `k` without a split.
     k_chunk: usize,
     grid: (u32, u32, u32),
@@ -220,15 +157,13 @@ struct Launch {
 
 const UNIT: BatchDim = BatchDim {
     size: 1,
-    a: 0,
-    b: 0,
-    c: 0,
+    strides: [0; 3],
 };
 
 impl Launch {
     fn new(
         p: &GemmProblem,
-        plan: GemmPlan,
+        plan: CudaGemmPlan,
         dims: &[BatchDim],
         vec_a: bool,
         vec_b: bool,
@@ -245,22 +180,24 @@ impl Launch {
         let per_launch = inner.size * outer.size;
         let k_chunk = p.k.div_ceil(plan.splits).div_ceil(tile.bk).max(1) * tile.bk;
         let splits = p.k.div_ceil(k_chunk).max(1);
-        let plan = GemmPlan { tile, splits };
+        let plan = CudaGemmPlan { tile, splits };
         let split_k = splits > 1;
         let key = GemmKey {
             input,
             output: p.c.dtype,
             tile,
-            transpose_a: !p.a.row_major,
-            transpose_b: !p.b.row_major,
+            flags: GemmFlags {
+                transpose_a: !p.a.row_major,
+                transpose_b: !p.b.row_major,
+                batched: per_launch > 1,
+                align_m: p.m.is_multiple_of(tile.bm),
+                align_n: p.n.is_multiple_of(tile.bn),
+                align_k: p.k.is_multiple_of(tile.bk),
+                use_out_source: !split_k && p.beta != 0.0,
+                do_axpby: !split_k && (p.alpha != 1.0 || (p.beta != 0.0 && p.beta != 1.0)),
+            },
             vec_a,
             vec_b,
-            batched: per_launch > 1,
-            align_m: p.m.is_multiple_of(tile.bm),
-            align_n: p.n.is_multiple_of(tile.bn),
-            align_k: p.k.is_multiple_of(tile.bk),
-            use_out_source: !split_k && p.beta != 0.0,
-            do_axpby: !split_k && (p.alpha != 1.0 || (p.beta != 0.0 && p.beta != 1.0)),
             split_k,
         };
         let z = per_launch * splits;
@@ -318,7 +255,8 @@ impl Launch {
             for d in host.iter().rev() {
                 let at = rest % d.size;
                 rest /= d.size;
-                (a_off, b_off, c_off) = (a_off + at * d.a, b_off + at * d.b, c_off + at * d.c);
+                let [a, b, c] = d.strides;
+                (a_off, b_off, c_off) = (a_off + at * a, b_off + at * b, c_off + at * c);
             }
             let c_ptr = c.device_ptr() + c_off as u64 * out_size;
             let args = [
@@ -335,21 +273,23 @@ impl Launch {
                 Arg::U32(u32_of(self.k_chunk, "k slice")?),
                 Arg::U32(self.plan.splits as u32),
                 Arg::U32(self.inner.size as u32),
-                Arg::U64(self.inner.a as u64),
-                Arg::U64(self.outer.a as u64),
-                Arg::U64(self.inner.b as u64),
-                Arg::U64(self.outer.b as u64),
-                Arg::U64(self.inner.c as u64),
-                Arg::U64(self.outer.c as u64),
+                Arg::U64(self.inner.strides[0] as u64),
+                Arg::U64(self.outer.strides[0] as u64),
+                Arg::U64(self.inner.strides[1] as u64),
+                Arg::U64(self.outer.strides[1] as u64),
+                Arg::U64(self.inner.strides[2] as u64),
+                Arg::U64(self.outer.strides[2] as u64),
                 Arg::F32(p.alpha),
                 Arg::F32(p.beta),
             ];
-            // SAFETY: the arguments follow gemm.cu's signature; check_bounds
+            // SAFETY: the arguments follow the GEMM kernels' common signature; span_within
             // proved every element of every matrix (offsets, lds and batch
             // strides included) lies inside a, b and c; the workspace holds
             // splits × matrices × m × n floats; the tile's shared memory is
             // what its layout indexes; all on the device's one stream.
-            unsafe { launch_with_shared(device, gemm_key, self.grid, threads, shared, &args)? };
+            unsafe {
+                launch_with_shared(device, gemm_key.clone(), self.grid, threads, shared, &args)?
+            };
             if self.key.split_k {
                 self.reduce(device, p, c_ptr, partial)?;
             }
@@ -374,8 +314,8 @@ impl Launch {
             Arg::U32(p.c.ld as u32),
             Arg::U32(self.plan.splits as u32),
             Arg::U32(self.inner.size as u32),
-            Arg::U64(self.inner.c as u64),
-            Arg::U64(self.outer.c as u64),
+            Arg::U64(self.inner.strides[2] as u64),
+            Arg::U64(self.outer.strides[2] as u64),
             Arg::F32(p.alpha),
             Arg::F32(p.beta),
         ];

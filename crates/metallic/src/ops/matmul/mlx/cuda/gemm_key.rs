@@ -1,24 +1,39 @@
 //! The CUDA GEMM's specialization key, after MLX's function constants: each
-//! field is a compile-time constant of `gemm.cu`, the kernel's name spells
+//! field is a compile-time constant of the GEMM sources (`gemm_ffma.cu`,
+//! `gemm_mma.cu`, `gemm_wgmma.cu`, each after `gemm_common.cuh`), the kernel's name spells
 //! them out, and each distinct key is compiled once by the kernel cache.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
 use std::fmt::Write;
-use std::sync::{Mutex, OnceLock};
 
 use crate::device::cuda::{KernelKey, KernelSource};
 use crate::dtype::DType;
 
-use super::tile_table::Tile;
+use super::tile_table::CudaTile;
+use crate::ops::matmul::mlx::GemmFlags;
 
-pub(super) static GEMM_SOURCE: KernelSource = KernelSource {
-    name: "mlx_gemm",
-    text: include_str!("gemm.cu"),
+/// F32 inputs: FFMA register tiles.
+pub(super) static GEMM_FFMA_SOURCE: KernelSource = KernelSource {
+    name: "mlx_gemm_ffma",
+    text: concat!(
+        include_str!("gemm_common.cuh"),
+        include_str!("gemm_ffma.cu")
+    ),
 };
 
+/// F16/BF16 inputs: ldmatrix and mma.sync.
+pub(super) static GEMM_MMA_SOURCE: KernelSource = KernelSource {
+    name: "mlx_gemm_mma",
+    text: concat!(include_str!("gemm_common.cuh"), include_str!("gemm_mma.cu")),
+};
+
+/// F16/BF16 inputs on Hopper, x·Wᵀ layout: wgmma.
 pub(super) static GEMM_WGMMA_SOURCE: KernelSource = KernelSource {
     name: "mlx_gemm_wgmma",
-    text: include_str!("gemm_wgmma.cu"),
+    text: concat!(
+        include_str!("gemm_common.cuh"),
+        include_str!("gemm_wgmma.cu")
+    ),
 };
 
 pub(super) static SPLIT_K_SOURCE: KernelSource = KernelSource {
@@ -32,35 +47,24 @@ pub struct GemmKey {
     pub input: DType,
     /// C element type: `input` or F32.
     pub output: DType,
-    pub tile: Tile,
-    /// A stored [k][m]; B stored [n][k] (the weight layout of `x · Wᵀ`).
-    pub transpose_a: bool,
-    pub transpose_b: bool,
+    pub tile: CudaTile,
+    /// The flags every mlx kernel shares (`batched`: grid z runs over the
+    /// batch; `align_k` is per k slice under split-K).
+    pub flags: GemmFlags,
     /// The operand's rows start 16-byte aligned (16-bit inputs): tiles
     /// arrive by 16-byte asynchronous copies instead of element loads.
     pub vec_a: bool,
     pub vec_b: bool,
-    /// Grid z runs over a batch with per-operand strides.
-    pub batched: bool,
-    /// m, n, k (per split) are multiples of BM, BN, BK: no bounds checks.
-    pub align_m: bool,
-    pub align_n: bool,
-    pub align_k: bool,
-    /// beta ≠ 0: the epilogue reads C.
-    pub use_out_source: bool,
-    /// alpha ≠ 1 or beta ∉ {0, 1}: the epilogue scales.
-    pub do_axpby: bool,
     /// k is split over grid z; raw sums go to a workspace (see `split_k.cu`).
     pub split_k: bool,
 }
 
 impl GemmKey {
     /// MLX-style name, e.g.
-    /// `steel_gemm_f16_f16_bm128_bn128_bk32_wm2_wn2_s3_nt_batched_alignM_alignK_axpby`
+    /// `steel_gemm_f16_f16_bm128_bn128_bk32_wm2_wn2_s3_nt_batched_alignM_alignK_axpby_vecA_vecB`
     /// (`steel_gemm_wgmma_…` for the Hopper kernel).
     pub fn name(&self) -> String {
         let t = self.tile;
-        let letter = |t: bool| if t { 't' } else { 'n' };
         let mut name = format!(
             "steel_gemm{}_{}_{}_bm{}_bn{}_bk{}",
             if t.wgmma { "_wgmma" } else { "" },
@@ -73,22 +77,11 @@ impl GemmKey {
         if self.input != DType::F32 {
             let _ = write!(name, "_wm{}_wn{}", t.wm, t.wn);
         }
-        let _ = write!(
-            name,
-            "_s{}_{}{}",
-            t.stages,
-            letter(self.transpose_a),
-            letter(self.transpose_b)
-        );
+        let _ = write!(name, "_s{}_{}", t.stages, self.flags.transposes());
+        self.flags.spell_into(&mut name);
         for (on, part) in [
-            (self.batched, "_batched"),
-            (self.align_m, "_alignM"),
-            (self.align_n, "_alignN"),
-            (self.align_k, "_alignK"),
             (self.vec_a, "_vecA"),
             (self.vec_b, "_vecB"),
-            (self.use_out_source, "_outsrc"),
-            (self.do_axpby, "_axpby"),
             (self.split_k, "_splitk"),
         ] {
             if on {
@@ -117,90 +110,61 @@ impl GemmKey {
             t.wm,
             t.wn,
             t.stages,
-            flag(self.transpose_a),
-            flag(self.transpose_b),
+            flag(self.flags.transpose_a),
+            flag(self.flags.transpose_b),
             flag(self.vec_a),
             flag(self.vec_b),
-            flag(self.batched),
-            flag(self.align_m),
-            flag(self.align_n),
-            flag(self.align_k),
-            flag(self.use_out_source),
-            flag(self.do_axpby),
+            flag(self.flags.batched),
+            flag(self.flags.align_m),
+            flag(self.flags.align_n),
+            flag(self.flags.align_k),
+            flag(self.flags.use_out_source),
+            flag(self.flags.do_axpby),
             flag(self.split_k),
         )
     }
 
-    /// The kernel cache's key for this specialization.
+    /// The kernel cache's key for this specialization (it owns the name and
+    /// the defines it is compiled with).
     pub(super) fn kernel_key(&self) -> KernelKey {
-        let (entry, flags) = interned(InternKey::Gemm(*self), || {
-            let name = self.name();
-            let defines = self.defines(&name);
-            (name, defines)
-        });
+        let name = self.name();
+        let flags = self.defines(&name);
         KernelKey {
             source: if self.tile.wgmma {
                 &GEMM_WGMMA_SOURCE
+            } else if self.input == DType::F32 {
+                &GEMM_FFMA_SOURCE
             } else {
-                &GEMM_SOURCE
+                &GEMM_MMA_SOURCE
             },
-            entry,
+            entry: Cow::Owned(name),
             act: self.input,
             aux: self.output,
             param: 0,
-            flags,
+            flags: Cow::Owned(flags),
         }
     }
 }
 
 /// The split-K reduction's key: C's type, whether it reads C, batched.
 pub(super) fn split_k_reduce_key(output: DType, use_out_source: bool, batched: bool) -> KernelKey {
-    let (entry, flags) = interned(InternKey::SplitK(output, use_out_source, batched), || {
-        let mut name = format!("steel_gemm_splitk_reduce_{}", output.name().to_lowercase());
-        if batched {
-            name.push_str("_batched");
-        }
-        if use_out_source {
-            name.push_str("_outsrc");
-        }
-        let defines = format!(
-            "-DHAS_BATCH={} -DUSE_OUT_SOURCE={} -DKERNEL_NAME={name}",
-            batched as u8, use_out_source as u8
-        );
-        (name, defines)
-    });
+    let mut name = format!("steel_gemm_splitk_reduce_{}", output.name().to_lowercase());
+    if batched {
+        name.push_str("_batched");
+    }
+    if use_out_source {
+        name.push_str("_outsrc");
+    }
+    let flags = format!(
+        "-DHAS_BATCH={} -DUSE_OUT_SOURCE={} -DKERNEL_NAME={name}",
+        batched as u8, use_out_source as u8
+    );
     KernelKey {
         source: &SPLIT_K_SOURCE,
-        entry,
+        entry: Cow::Owned(name),
         act: DType::F32,
         aux: output,
         param: 0,
-        flags,
+        flags: Cow::Owned(flags),
     }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-enum InternKey {
-    Gemm(GemmKey),
-    SplitK(DType, bool, bool),
-}
-
-type Interned = (&'static str, &'static str);
-
-/// The kernel cache keys by `&'static str`: each specialization's name and
-/// defines are made once and kept for the process (one pair per variant
-/// ever launched, a bounded set).
-fn interned(key: InternKey, make: impl FnOnce() -> (String, String)) -> Interned {
-    static TABLE: OnceLock<Mutex<HashMap<InternKey, Interned>>> = OnceLock::new();
-    let mut table = TABLE
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    *table.entry(key).or_insert_with(|| {
-        let (name, defines) = make();
-        (
-            Box::leak(name.into_boxed_str()),
-            Box::leak(defines.into_boxed_str()),
-        )
-    })
 }

@@ -1,6 +1,6 @@
 // Tiled GEMM for Hopper (sm_90a): the warpgroup matrix-multiply
 // (wgmma.mma_async) reads both operands straight from shared memory.
-// Same contract, parameters and flags as gemm.cu, for the layout of x·Wᵀ
+// Same contract, parameters and flags as gemm_mma.cu, for the layout of x·Wᵀ
 // only: A stored [m][k] and B stored [n][k] (both k-contiguous), rows
 // 16-byte aligned.
 //
@@ -30,22 +30,6 @@ constexpr int STAGE_BYTES = (BM + BN) * ROW_BYTES;
 // writes of the accumulator pairs), inside the stages' memory.
 constexpr int C_LD = BN + 8;
 static_assert(BM * C_LD * 4 <= STAGES * STAGE_BYTES, "output tile fits the stages");
-
-__device__ __forceinline__ u32 shared_address(const void *p) {
-    u32 a;
-    asm("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(a) : "l"(p));
-    return a;
-}
-
-__device__ __forceinline__ void cp_async16(u32 dst, const void *src, u32 bytes) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(dst), "l"(src), "r"(bytes));
-}
-
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;"); }
-
-template <int N> __device__ __forceinline__ void cp_async_wait() {
-    asm volatile("cp.async.wait_group %0;" ::"n"(N));
-}
 
 // Pins the accumulators in their registers around an asynchronous mma
 // batch, so that no copy of them is read while the batch runs.
@@ -143,58 +127,6 @@ __device__ __forceinline__ void wgmma_step(float (&d)[BN / 2], u64 desc_a, u64 d
         : "l"(desc_a), "l"(desc_b), "r"(1));
 }
 #endif
-
-// Where this block's matrices start: batch and split-K slice from grid z.
-struct Slice {
-    const act_t *a;
-    const act_t *b;
-    aux_t *c;
-    float *partial;
-    u32 k_begin, k_end;
-};
-
-__device__ __forceinline__ Slice slice_of(const act_t *a, const act_t *b, aux_t *c, float *partial,
-                                          u32 m, u32 n, u32 k, u32 k_chunk, u32 splits,
-                                          u32 batch_inner, u64 a_si, u64 a_so, u64 b_si, u64 b_so,
-                                          u64 c_si, u64 c_so) {
-    u32 z = blockIdx.z;
-    u32 split = z % splits;
-    Slice s;
-#if HAS_BATCH
-    u32 batch = z / splits;
-    u64 bi = batch % batch_inner, bo = batch / batch_inner;
-    s.a = a + bi * a_si + bo * a_so;
-    s.b = b + bi * b_si + bo * b_so;
-    s.c = c + bi * c_si + bo * c_so;
-#else
-    s.a = a;
-    s.b = b;
-    s.c = c;
-#endif
-    s.partial = partial + (u64)z * m * n;
-    s.k_begin = split * k_chunk;
-    s.k_end = min(k, s.k_begin + k_chunk);
-    return s;
-}
-
-__device__ __forceinline__ void store_result(const Slice &s, u32 row, u32 col, u32 n, u32 ldc,
-                                             float acc, float alpha, float beta) {
-#if SPLIT_K
-    s.partial[(u64)row * n + col] = acc;
-#else
-    aux_t *out = s.c + (u64)row * ldc + col;
-    float v = acc;
-#if DO_AXPBY
-    v *= alpha;
-#if USE_OUT_SOURCE
-    v += beta * to_f32(*out);
-#endif
-#elif USE_OUT_SOURCE
-    v += to_f32(*out);
-#endif
-    store_f32(out, v);
-#endif
-}
 
 // ROWS rows of 64 k-values from (row0, k0) into the swizzled layout at
 // `dst`, zeros past row_end and k_end.

@@ -4,10 +4,12 @@
 //! call and shared by all rows of A. `plan` picks the kernel and its flags
 //! from the problem; `run` checks the buffers and launches it.
 
+use std::borrow::Cow;
+
 use crate::device::cuda::{launch, u32_of, Arg, CudaBuffer, CudaDevice, KernelKey, KernelSource};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::ops::matmul::problem::{GemmProblem, MatrixOperand};
+use crate::ops::matmul::problem::{BatchDim, GemmProblem, MatrixOperand, Operand};
 
 static SOURCE: KernelSource = KernelSource {
     name: "mlx_gemv",
@@ -93,11 +95,11 @@ impl GemvVariant {
     fn key(&self) -> KernelKey {
         KernelKey {
             source: &SOURCE,
-            entry: self.entry(),
+            entry: Cow::Borrowed(self.entry()),
             act: self.a,
             aux: self.b,
             param: self.param(),
-            flags: "",
+            flags: Cow::Borrowed(""),
         }
     }
 
@@ -125,59 +127,15 @@ impl GemvVariant {
     }
 }
 
-/// One batch dimension the kernels index: its size and the a, b, c strides
-/// in elements.
-#[derive(Clone, Copy)]
-struct BatchDim {
-    size: usize,
-    strides: [usize; 3],
-}
-
 const NO_BATCH: BatchDim = BatchDim {
     size: 1,
     strides: [0; 3],
 };
 
-/// The batch as (outer, inner) dimensions, nesting ones merged, or an error
-/// when it needs more than two.
+/// The collapsed batch as (outer, inner) dimensions, or an error when it
+/// needs more than two.
 fn batch_dims(p: &GemmProblem) -> Result<[BatchDim; 2]> {
-    let rank = p.batch_shape.len();
-    for (operand, name) in [(&p.a, "a"), (&p.b, "b"), (&p.c, "c")] {
-        if operand.batch_strides.len() != rank {
-            return Err(Error::Layout {
-                operand: name,
-                detail: format!(
-                    "{} batch strides for {rank} batch dimensions",
-                    operand.batch_strides.len()
-                ),
-            });
-        }
-    }
-    let mut dims: Vec<BatchDim> = Vec::new();
-    for i in (0..rank).filter(|&i| p.batch_shape[i] > 1) {
-        let (size, strides) = (
-            p.batch_shape[i],
-            [
-                p.a.batch_strides[i],
-                p.b.batch_strides[i],
-                p.c.batch_strides[i],
-            ],
-        );
-        if strides[2] == 0 {
-            return Err(Error::Layout {
-                operand: "c",
-                detail: format!("batch dimension {i} has stride 0: the outputs would overlap"),
-            });
-        }
-        match dims.last_mut() {
-            Some(outer) if (0..3).all(|o| outer.strides[o] == strides[o] * size) => {
-                outer.size *= size;
-                outer.strides = strides;
-            }
-            _ => dims.push(BatchDim { size, strides }),
-        }
-    }
-    match dims.as_slice() {
+    match p.batch_dims()?.as_slice() {
         [] => Ok([NO_BATCH, NO_BATCH]),
         [inner] => Ok([NO_BATCH, *inner]),
         [outer, inner] => Ok([*outer, *inner]),
@@ -306,75 +264,6 @@ fn split_for(rows: usize, row_bytes: usize, blocks: bool) -> usize {
     split
 }
 
-/// One past the last byte of `operand` (rows × cols with element strides
-/// `rs`, `cs`, or for quantized B the [n, k] rows of blocks) over the batch.
-fn extent(p: &GemmProblem, o: &MatrixOperand, rows: usize, cols: usize) -> Result<usize> {
-    let overflow = || Error::Shape("operand extents overflow".into());
-    let batch = |unit: &dyn Fn(usize) -> Result<usize>| -> Result<usize> {
-        p.batch_shape
-            .iter()
-            .zip(&o.batch_strides)
-            .try_fold(0usize, |sum, (&dim, &stride)| {
-                (dim - 1)
-                    .checked_mul(unit(stride)?)
-                    .and_then(|v| v.checked_add(sum))
-                    .ok_or_else(overflow)
-            })
-    };
-    if o.dtype.is_quantized() {
-        // rows = k (values along a stored row), cols = n (stored rows).
-        let bytes = |e: usize| bytes_of(o.dtype, e, "b stride or offset");
-        let last_row = (cols - 1).checked_mul(bytes(o.ld)?).ok_or_else(overflow)?;
-        return [bytes(o.offset)?, last_row, bytes(rows)?, batch(&bytes)?]
-            .into_iter()
-            .try_fold(0usize, |s, v| s.checked_add(v).ok_or_else(overflow));
-    }
-    let (rs, cs) = strides(o);
-    let last = [
-        o.offset,
-        (rows - 1) * rs,
-        (cols - 1) * cs,
-        batch(&|s| Ok(s))?,
-    ]
-    .into_iter()
-    .try_fold(0usize, |s, v| s.checked_add(v).ok_or_else(overflow))?;
-    last.checked_add(1)
-        .and_then(|n| n.checked_mul(o.dtype.block_bytes()))
-        .ok_or_else(overflow)
-}
-
-fn check_fits(
-    p: &GemmProblem,
-    o: &MatrixOperand,
-    name: &'static str,
-    rows: usize,
-    cols: usize,
-    buffer: &CudaBuffer,
-) -> Result<()> {
-    if !o.dtype.is_quantized() {
-        let minor = if o.row_major { cols } else { rows };
-        if o.ld < minor {
-            return Err(Error::Layout {
-                operand: name,
-                detail: format!("leading dimension {} is below the matrix's {minor}", o.ld),
-            });
-        }
-    } else if o.ld < rows {
-        return Err(Error::Layout {
-            operand: name,
-            detail: format!("leading dimension {} is below k = {rows}", o.ld),
-        });
-    }
-    let needed = extent(p, o, rows, cols)?;
-    if needed > buffer.len() {
-        return Err(Error::Layout {
-            operand: name,
-            detail: format!("needs {needed} bytes but its buffer holds {}", buffer.len()),
-        });
-    }
-    Ok(())
-}
-
 /// C = alpha · A · B + beta · C for m ≤ 8 (`plan` says which kernel), on
 /// `device`'s stream; beta = 0 never reads C.
 pub fn run(
@@ -420,9 +309,9 @@ pub fn run_variant(
     if p.m == 0 || p.n == 0 || p.batch_count() == 0 {
         return Ok(());
     }
-    check_fits(p, &p.a, "a", p.m, p.k.max(1), a)?;
-    check_fits(p, &p.b, "b", p.k.max(1), p.n, b)?;
-    check_fits(p, &p.c, "c", p.m, p.n, c)?;
+    for (which, buffer) in [(Operand::A, a), (Operand::B, b), (Operand::C, &*c)] {
+        p.span_within(which, buffer.len())?;
+    }
     let [outer, inner] = batch_dims(p)?;
     let batches = p.batch_count();
     if batches > MAX_BATCHES {
@@ -474,7 +363,7 @@ pub fn run_variant(
     };
     let grid = (u32_of(blocks, "GEMV blocks")?, 1, batches as u32);
     // SAFETY: the arguments follow GEMV_ARGS in gemv.cu in order and type;
-    // `check_fits` proved that every element each operand's strides reach,
+    // `span_within` proved that every element each operand's strides reach,
     // over the whole batch, lies inside its buffer, and the three buffers
     // belong to this device, whose one stream orders the launch after their
     // writes. The staged loader reads whole 16-byte words only below the

@@ -10,7 +10,7 @@ pub mod tile_table;
 
 pub use gemm::{run_gemm, run_gemm_with_plan};
 pub use gemm_key::GemmKey;
-pub use tile_table::{GemmPlan, Tile};
+pub use tile_table::{CudaGemmPlan, CudaTile};
 
 use crate::device::cuda::{CudaBuffer, CudaDevice};
 use crate::error::Result;

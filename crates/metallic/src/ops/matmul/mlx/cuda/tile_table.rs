@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 /// the number of stages in flight. A `wgmma` tile runs `gemm_wgmma.cu`
 /// (Hopper; WM warpgroups of 64 rows each, WN = 1, BK = 64).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Tile {
+pub struct CudaTile {
     pub bm: usize,
     pub bn: usize,
     pub bk: usize,
@@ -22,13 +22,13 @@ pub struct Tile {
 
 /// How one problem runs: its tile and the number of k slices (1: no split).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct GemmPlan {
-    pub tile: Tile,
+pub struct CudaGemmPlan {
+    pub tile: CudaTile,
     pub splits: usize,
 }
 
-const fn tile(bm: usize, bn: usize, bk: usize, wm: usize, wn: usize, stages: usize) -> Tile {
-    Tile {
+const fn tile(bm: usize, bn: usize, bk: usize, wm: usize, wn: usize, stages: usize) -> CudaTile {
+    CudaTile {
         bm,
         bn,
         bk,
@@ -40,8 +40,8 @@ const fn tile(bm: usize, bn: usize, bk: usize, wm: usize, wn: usize, stages: usi
 }
 
 /// A wgmma tile: BM/64 warpgroups, BK 64.
-const fn wgmma(bm: usize, bn: usize, stages: usize) -> Tile {
-    Tile {
+const fn wgmma(bm: usize, bn: usize, stages: usize) -> CudaTile {
+    CudaTile {
         bm,
         bn,
         bk: 64,
@@ -53,7 +53,7 @@ const fn wgmma(bm: usize, bn: usize, stages: usize) -> Tile {
 }
 
 /// Tiles of the tensor-core (f16, bf16) kernel, largest first.
-pub const TILES_16: [Tile; 8] = [
+pub const TILES_16: [CudaTile; 8] = [
     tile(128, 256, 32, 2, 4, 3),
     tile(128, 128, 32, 2, 2, 4),
     tile(128, 128, 64, 2, 2, 3),
@@ -66,7 +66,7 @@ pub const TILES_16: [Tile; 8] = [
 
 /// Tiles of the Hopper kernel (f16, bf16; A [m, k] and B [n, k]), largest
 /// first.
-pub const TILES_WGMMA: [Tile; 5] = [
+pub const TILES_WGMMA: [CudaTile; 5] = [
     wgmma(128, 256, 3),
     wgmma(128, 128, 4),
     wgmma(128, 128, 3),
@@ -75,7 +75,7 @@ pub const TILES_WGMMA: [Tile; 5] = [
 ];
 
 /// Tiles of the f32 (FFMA) kernel, largest first.
-pub const TILES_32: [Tile; 3] = [
+pub const TILES_32: [CudaTile; 3] = [
     tile(128, 128, 8, 1, 1, 3),
     tile(128, 64, 8, 1, 1, 3),
     tile(64, 64, 8, 1, 1, 3),
@@ -84,7 +84,7 @@ pub const TILES_32: [Tile; 3] = [
 /// Largest dynamic shared memory a block may ask for on the H100 (227 KiB).
 const MAX_SHARED_BYTES: usize = 227 * 1024;
 
-impl Tile {
+impl CudaTile {
     /// Threads per block.
     pub fn threads(&self, input: DType) -> usize {
         match input {
@@ -95,7 +95,7 @@ impl Tile {
     }
 
     /// Side of the f32 kernel's per-thread tile: 8 from 128×128 up, else 4
-    /// (as `gemm.cu` computes it).
+    /// (as `gemm_ffma.cu` computes it).
     fn f32_thread_tile(&self) -> usize {
         if self.bm * self.bn >= 128 * 128 {
             8
@@ -104,7 +104,7 @@ impl Tile {
         }
     }
 
-    /// Dynamic shared memory per block, mirroring `gemm.cu`'s layouts: each
+    /// Dynamic shared memory per block, mirroring the GEMM kernels' layouts: each
     /// stage holds A's and B's tiles, rows padded by 16 bytes (f16/bf16) or
     /// 4 floats (f32).
     pub fn shared_bytes(&self, input: DType) -> usize {
@@ -179,7 +179,7 @@ pub fn choose(
     batch: usize,
     sm_count: usize,
     wgmma: bool,
-) -> GemmPlan {
+) -> CudaGemmPlan {
     let (large, small) = match input {
         DType::F32 => (TILES_32[0], TILES_32[2]),
         _ if wgmma => (TILES_WGMMA[2], TILES_WGMMA[4]),
@@ -190,7 +190,7 @@ pub fn choose(
     // multiply-add against a longer tail); f32's from two.
     let waves = if input == DType::F32 { 2 } else { 4 };
     if small_blocks > waves * sm_count {
-        return GemmPlan {
+        return CudaGemmPlan {
             tile: large,
             splits: 1,
         };
@@ -203,7 +203,7 @@ pub fn choose(
         true => (sm_count / small_blocks).min(k / per_slice).clamp(1, 8),
         false => 1,
     };
-    GemmPlan {
+    CudaGemmPlan {
         tile: small,
         splits,
     }

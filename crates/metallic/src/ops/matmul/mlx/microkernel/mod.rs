@@ -1,6 +1,6 @@
 //! Register-tile kernels on packed f32 panels and the two GEMV loops (dot
 //! products and row updates), one set per instruction set. The set is
-//! chosen at run time: AVX-512F, AVX2+FMA, or portable Rust.
+//! chosen at run time by `quant::Isa`: AVX-512, AVX2+FMA, or portable Rust.
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
@@ -8,64 +8,18 @@ mod avx2;
 mod avx512;
 mod portable;
 
-/// The kernels every CPU runs.
-pub(crate) static PORTABLE: &MicroKernels = &portable::KERNELS;
+use crate::quant::{Isa, IsaKind};
 
-/// An instruction set the kernels are built for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Isa {
-    Portable,
-    Avx2,
-    Avx512,
-}
-
-impl Isa {
-    pub const ALL: [Isa; 3] = [Isa::Portable, Isa::Avx2, Isa::Avx512];
-
-    /// Whether this CPU runs the set (detected at run time).
-    pub fn is_available(self) -> bool {
-        match self {
-            Isa::Portable => true,
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => is_x86_feature_detected!("avx512f"),
-            #[cfg(not(target_arch = "x86_64"))]
-            Isa::Avx2 | Isa::Avx512 => false,
-        }
-    }
-
-    /// The widest available set.
-    pub fn best() -> Isa {
-        Isa::ALL
-            .into_iter()
-            .rev()
-            .find(|isa| isa.is_available())
-            .unwrap_or(Isa::Portable)
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Isa::Portable => "portable",
-            Isa::Avx2 => "avx2",
-            Isa::Avx512 => "avx512",
-        }
-    }
-
-    /// The kernels of this set, or `None` when the CPU lacks it.
-    pub(crate) fn kernels(self) -> Option<&'static MicroKernels> {
-        if !self.is_available() {
-            return None;
-        }
-        match self {
-            Isa::Portable => Some(&portable::KERNELS),
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => Some(&avx2::KERNELS),
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => Some(&avx512::KERNELS),
-            #[cfg(not(target_arch = "x86_64"))]
-            Isa::Avx2 | Isa::Avx512 => None,
-        }
+/// The kernels of `isa` (holding an `Isa` means this CPU runs it).
+pub(crate) fn kernels_for(isa: Isa) -> &'static MicroKernels {
+    match isa.kind() {
+        IsaKind::Portable => &portable::KERNELS,
+        #[cfg(target_arch = "x86_64")]
+        IsaKind::Avx2 => &avx2::KERNELS,
+        #[cfg(target_arch = "x86_64")]
+        IsaKind::Avx512 => &avx512::KERNELS,
+        #[cfg(not(target_arch = "x86_64"))]
+        IsaKind::Avx2 | IsaKind::Avx512 => &portable::KERNELS,
     }
 }
 
@@ -74,9 +28,10 @@ type DotFn<const R: usize> = unsafe fn(&[f32], [&[f32]; R]) -> [f32; R];
 type AxpyFn<const R: usize> = unsafe fn([f32; R], [&[f32]; R], &mut [f32]);
 
 /// One instruction set's kernels. Each function is `unsafe` only because it
-/// needs its CPU features; a `MicroKernels` is handed out by `Isa::kernels`
-/// alone, after detection, so the safe methods below may call them. The
-/// kernels check their slice lengths themselves.
+/// needs its CPU features; a `MicroKernels` is handed out by `kernels_for`
+/// alone, for an `Isa` (which exists only after detection), so the safe
+/// methods below may call them. The kernels check their slice lengths
+/// themselves.
 pub(crate) struct MicroKernels {
     /// Rows of the register tile (height of an A panel).
     pub mr: usize,
@@ -102,7 +57,8 @@ impl MicroKernels {
         ld: usize,
         accumulate: bool,
     ) {
-        // SAFETY: `self` came from `Isa::kernels`, which checked the CPU.
+        // SAFETY: `self` came from `kernels_for` an `Isa`, whose
+        // constructors checked the CPU.
         unsafe { (self.gemm)(kc, a, b, acc, ld, accumulate) }
     }
 

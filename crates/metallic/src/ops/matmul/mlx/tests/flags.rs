@@ -37,7 +37,7 @@ fn run_typed(dtype: DType, cpu: MlxCpu, case: &Case, expected: impl Fn(&MlxKerne
 #[test]
 fn every_gemm_flag_combination_on_every_isa_and_dtype() {
     for isa in available_isas() {
-        let mr_nr = MlxCpu::with_isa(isa).unwrap();
+        let mr_nr = MlxCpu::with_isa(isa);
         let (mr, nr) = (mr_nr.micro.mr, mr_nr.micro.nr);
         let tile = Tile {
             bm: 2 * mr,
@@ -73,21 +73,23 @@ fn every_gemm_flag_combination_on_every_isa_and_dtype() {
                     case.broadcast_a = vec![false, true];
                     case.broadcast_b = vec![true, false];
                 }
-                let cpu = MlxCpu::with_isa(isa).unwrap().with_gemm_tile(tile).unwrap();
+                let cpu = MlxCpu::with_isa(isa).with_gemm_tile(tile).unwrap();
                 run_typed(dtype, cpu, &case, |key| {
                     *key == MlxKernelKey {
                         kind: KernelKind::Gemm,
                         dtype,
                         isa,
                         tile,
-                        transpose_a: ta,
-                        transpose_b: tb,
-                        batched,
-                        align_m: am,
-                        align_n: an,
-                        align_k: ak,
-                        use_out_source: out,
-                        do_axpby: axpby,
+                        flags: GemmFlags {
+                            transpose_a: ta,
+                            transpose_b: tb,
+                            batched,
+                            align_m: am,
+                            align_n: an,
+                            align_k: ak,
+                            use_out_source: out,
+                            do_axpby: axpby,
+                        },
                     }
                 });
             }
@@ -131,12 +133,13 @@ fn every_gemv_flag_combination_on_every_isa_and_dtype() {
                     case.broadcast_a = vec![false];
                     case.broadcast_b = vec![true];
                 }
-                let cpu = MlxCpu::with_isa(isa).unwrap();
+                let cpu = MlxCpu::with_isa(isa);
                 run_typed(dtype, cpu, &case, |key| {
+                    let f = &key.flags;
                     key.kind == KernelKind::Gemv
-                        && (key.transpose_a, key.transpose_b, key.batched) == (ta, tb, batched)
-                        && (key.align_m, key.align_n, key.align_k) == (true, an, ak)
-                        && (key.use_out_source, key.do_axpby) == (out, axpby)
+                        && (f.transpose_a, f.transpose_b, f.batched) == (ta, tb, batched)
+                        && (f.align_m, f.align_n, f.align_k) == (true, an, ak)
+                        && (f.use_out_source, f.do_axpby) == (out, axpby)
                         && key.dtype == dtype
                         && key.isa == isa
                 });

@@ -143,7 +143,7 @@ fn shared_b_batches_fold_into_m() {
                 check_case::<f32>(&cpu, &case);
                 let key = cpu.cached_kernels()[0];
                 assert_eq!(
-                    (key.kind, key.batched),
+                    (key.kind, key.flags.batched),
                     (KernelKind::Gemm, batched),
                     "{case:?}"
                 );

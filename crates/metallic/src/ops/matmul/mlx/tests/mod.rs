@@ -235,8 +235,5 @@ fn check_case<E: TestElement>(cpu: &MlxCpu, case: &Case) {
 }
 
 pub(super) fn available_isas() -> Vec<Isa> {
-    Isa::ALL
-        .into_iter()
-        .filter(|isa| isa.is_available())
-        .collect()
+    Isa::supported()
 }

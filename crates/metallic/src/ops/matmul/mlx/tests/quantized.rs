@@ -86,8 +86,19 @@ fn check_quantized_rows<E: TestElement>(w_type: DType, beta: f32, sliced: bool) 
         let mut c32: Vec<f32> = (0..m)
             .flat_map(|i| widen(&c_before[1 + batch * c_stride + i * ldc..][..n]))
             .collect();
-        crate::quant::matmul_quantized(w_type, &rows, n, k, &a32, k, m, &mut c32, n, 0.75, beta)
-            .unwrap();
+        let product = crate::quant::QuantizedProduct {
+            w_type,
+            w: &rows,
+            n,
+            k,
+            a: &a32,
+            lda: k,
+            m,
+            ldc: n,
+            alpha: 0.75,
+            beta,
+        };
+        crate::quant::matmul_quantized(&product, &mut c32).unwrap();
         for i in 0..m {
             for j in 0..n {
                 expected[1 + batch * c_stride + i * ldc + j] = E::from_f32(c32[i * n + j]);

@@ -14,17 +14,17 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::problem::{GemmProblem, MatrixOperand};
 use crate::device::cuda::CudaBuffer;
 use crate::device::Buffer;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::ops::cuda::dequantize;
+use crate::ops::matmul::problem::{GemmProblem, Operand};
 use crate::tensor::Tensor;
 
 /// A product's operands in the types it runs with: the widened problem and,
 /// for each of A and B, its widened buffer (`None`: use the original).
-pub(crate) struct Widened {
+pub(super) struct Widened {
     pub problem: GemmProblem,
     pub a: Option<Arc<CudaBuffer>>,
     pub b: Option<Arc<CudaBuffer>>,
@@ -32,7 +32,7 @@ pub(crate) struct Widened {
 
 /// Widened copies of quantized weights, one per (weight buffer, half type).
 #[derive(Default)]
-pub(crate) struct WidenedWeights {
+pub(super) struct WidenedWeights {
     entries: Mutex<HashMap<(usize, DType), Entry>>,
 }
 
@@ -44,14 +44,14 @@ struct Entry {
 }
 
 /// Whether `p` needs widening before a float GEMM can run it.
-pub(crate) fn needs_widening(p: &GemmProblem) -> bool {
+fn needs_widening(p: &GemmProblem) -> bool {
     p.b.dtype.is_quantized() || p.a.dtype != p.b.dtype
 }
 
 impl WidenedWeights {
     /// `p` with A and B in one half type, or `None` when it needs no
     /// widening. `a` and `b` are the tensors `p` was derived from.
-    pub(crate) fn widen(&self, p: &GemmProblem, a: &Tensor, b: &Tensor) -> Result<Option<Widened>> {
+    pub(super) fn widen(&self, p: &GemmProblem, a: &Tensor, b: &Tensor) -> Result<Option<Widened>> {
         if !needs_widening(p) {
             return Ok(None);
         }
@@ -63,7 +63,7 @@ impl WidenedWeights {
         let mut problem = p.clone();
         let a_copy = if p.a.dtype != half {
             problem.a.dtype = half;
-            Some(Arc::new(widen_values(a, half, reach(p, &p.a, p.m, p.k))?))
+            Some(Arc::new(widen_values(a, half, p.span(Operand::A)?.end)?))
         } else {
             None
         };
@@ -74,7 +74,7 @@ impl WidenedWeights {
             Some(self.weight(b, half)?)
         } else {
             problem.b.dtype = half;
-            Some(Arc::new(widen_values(b, half, reach(p, &p.b, p.k, p.n))?))
+            Some(Arc::new(widen_values(b, half, p.span(Operand::B)?.end)?))
         };
         Ok(Some(Widened {
             problem,
@@ -103,23 +103,6 @@ impl WidenedWeights {
         );
         Ok(copy)
     }
-}
-
-/// One past the largest value index `operand` (rows × cols per matrix)
-/// reaches over `p`'s batch.
-fn reach(p: &GemmProblem, operand: &MatrixOperand, rows: usize, cols: usize) -> usize {
-    let last_batch: usize = p
-        .batch_shape
-        .iter()
-        .zip(&operand.batch_strides)
-        .map(|(&dim, &stride)| (dim - 1) * stride)
-        .sum();
-    let (major, minor) = if operand.row_major {
-        (rows, cols)
-    } else {
-        (cols, rows)
-    };
-    operand.offset + last_batch + (major - 1) * operand.ld + minor
 }
 
 /// Values `0..n` of `t`'s buffer (in `t`'s type) converted to `half`.

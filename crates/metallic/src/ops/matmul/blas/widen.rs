@@ -9,9 +9,10 @@ use std::sync::Arc;
 use half::slice::HalfFloatSliceExt;
 use half::{bf16, f16};
 
-use super::layout::{Geometry, Span};
+use super::layout::Geometry;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
+use crate::ops::matmul::problem::Span;
 
 /// An operand's span as f32 values: the buffer itself, a per-call
 /// conversion, or a cached dequantized weight.

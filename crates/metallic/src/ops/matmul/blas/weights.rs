@@ -15,9 +15,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use rayon::prelude::*;
 
-use super::layout::Span;
 use crate::dtype::DType;
 use crate::error::Result;
+use crate::ops::matmul::problem::Span;
 use crate::quant::dequantize_f32;
 
 #[derive(Default)]

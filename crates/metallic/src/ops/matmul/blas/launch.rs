@@ -17,17 +17,17 @@ use crate::error::{Error, Result};
 
 /// The element types the `gemm` crate accepts and this backend passes it
 /// natively (`gemm::gemm` panics for any other type, so the set is closed).
-pub(super) trait Element: Copy + Send + Sync + 'static + sealed::Sealed {
+pub(super) trait BlasElement: Copy + Send + Sync + 'static + sealed::Sealed {
     fn from_f32(v: f32) -> Self;
 }
 
-impl Element for f32 {
+impl BlasElement for f32 {
     fn from_f32(v: f32) -> Self {
         v
     }
 }
 
-impl Element for half::f16 {
+impl BlasElement for half::f16 {
     fn from_f32(v: f32) -> Self {
         half::f16::from_f32(v)
     }
@@ -68,7 +68,7 @@ struct Task {
     columns: Range<usize>,
 }
 
-impl<T: Element> Product<'_, T> {
+impl<T: BlasElement> Product<'_, T> {
     pub fn run(&self, c: &mut [T]) -> Result<()> {
         if self.m == 0 || self.n == 0 {
             return Ok(());

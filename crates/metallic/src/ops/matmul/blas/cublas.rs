@@ -16,7 +16,7 @@ use cudarc::cublas::{result as blas, sys, CudaBlas};
 use crate::device::cuda::{with_library, CudaBuffer, CudaDevice, Library};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::ops::matmul::problem::{GemmProblem, MatrixOperand};
+use crate::ops::matmul::problem::{GemmProblem, MatrixOperand, Operand};
 
 /// A cuBLAS handle bound to one device's stream.
 pub struct CublasGemm {
@@ -32,7 +32,7 @@ impl std::fmt::Debug for CublasGemm {
 
 /// How a problem maps onto cuBLAS calls.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct GemmPlan {
+pub struct CublasPlan {
     /// Number of `cublasGemmStridedBatchedEx` calls (1 unless the batch
     /// strides do not collapse).
     pub calls: usize,
@@ -84,9 +84,9 @@ impl CublasGemm {
     }
 
     /// How `p` would run, without running it.
-    pub fn plan(&self, p: &GemmProblem) -> Result<GemmPlan> {
+    pub fn plan(&self, p: &GemmProblem) -> Result<CublasPlan> {
         let mapping = map(p)?;
-        Ok(GemmPlan {
+        Ok(CublasPlan {
             calls: mapping.outer_offsets.len(),
             batch_per_call: mapping.inner_count,
         })
@@ -106,10 +106,10 @@ impl CublasGemm {
         self.device.bind_to_thread()?;
         let (in_type, out_type) = data_types(p)?;
         let mapping = map(p)?;
-        check_bounds(p, &p.a, "a", p.m, p.k, a)?;
-        check_bounds(p, &p.b, "b", p.k, p.n, b)?;
-        check_bounds(p, &p.c, "c", p.m, p.n, c)?;
-        if p.m == 0 || p.n == 0 || p.batch_count() == 0 {
+        for (which, buffer) in [(Operand::A, a), (Operand::B, b), (Operand::C, &*c)] {
+            p.span_within(which, buffer.len())?;
+        }
+        if p.is_empty() {
             return Ok(());
         }
         let in_size = p.a.dtype.block_bytes();
@@ -197,144 +197,52 @@ fn data_types(p: &GemmProblem) -> Result<(sys::cudaDataType, sys::cudaDataType)>
 }
 
 fn map(p: &GemmProblem) -> Result<Mapping> {
-    let rank = p.batch_shape.len();
-    for (operand, name) in [(&p.a, "a"), (&p.b, "b"), (&p.c, "c")] {
-        if operand.batch_strides.len() != rank {
-            return Err(Error::Layout {
-                operand: name,
-                detail: format!(
-                    "{} batch strides for {rank} batch dimensions",
-                    operand.batch_strides.len()
-                ),
-            });
-        }
-    }
-    // Dimensions of size 1 never move an offset; drop them.
-    let dims: Vec<usize> = (0..rank).filter(|&i| p.batch_shape[i] != 1).collect();
-    if let Some(&i) = dims.iter().find(|&&i| p.c.batch_strides[i] == 0) {
-        return Err(Error::Layout {
-            operand: "c",
-            detail: format!("batch dimension {i} has stride 0: the outputs would overlap"),
-        });
-    }
-    // The longest run of trailing dimensions whose strides nest (stride of
-    // one = stride of the next × its size) for all three operands collapses
-    // into one strided batch.
-    let nests = |outer: usize, inner: usize| {
-        [&p.a, &p.b, &p.c]
-            .iter()
-            .all(|o| o.batch_strides[outer] == o.batch_strides[inner] * p.batch_shape[inner])
-    };
-    let mut split = dims.len().saturating_sub(1);
-    while split > 0 && nests(dims[split - 1], dims[split]) {
-        split -= 1;
-    }
-    let (outer, inner) = if dims.is_empty() {
-        (&dims[..], &dims[..])
-    } else {
-        dims.split_at(split)
-    };
-    let inner_count: usize = inner.iter().map(|&i| p.batch_shape[i]).product();
-    let stride = |o: &MatrixOperand| inner.last().map_or(0, |&i| o.batch_strides[i]);
-
-    let outer_count: usize = outer.iter().map(|&i| p.batch_shape[i]).product();
+    // The innermost collapsed batch dimension is one strided-batched call;
+    // any outer ones are looped over, one call each.
+    let mut dims = p.batch_dims()?;
+    let inner = dims.pop();
+    let inner_count = inner.map_or(1, |d| d.size);
+    let stride = |o: usize| inner.map_or(0, |d| d.strides[o]);
+    let outer_count: usize = dims.iter().map(|d| d.size).product();
     let mut outer_offsets = Vec::with_capacity(outer_count);
     for index in 0..outer_count {
         let mut rest = index;
         let (mut a, mut b, mut c) = (p.a.offset, p.b.offset, p.c.offset);
-        for &i in outer.iter().rev() {
-            let at = rest % p.batch_shape[i];
-            rest /= p.batch_shape[i];
-            a += at * p.a.batch_strides[i];
-            b += at * p.b.batch_strides[i];
-            c += at * p.c.batch_strides[i];
+        for d in dims.iter().rev() {
+            let at = rest % d.size;
+            rest /= d.size;
+            a += at * d.strides[0];
+            b += at * d.strides[1];
+            c += at * d.strides[2];
         }
         outer_offsets.push((a, b, c));
     }
 
     let (m, n, first, second, first_is_b) = if p.c.row_major {
-        (p.n, p.m, &p.b, &p.a, true)
+        (p.n, p.m, (&p.b, 1), (&p.a, 0), true)
     } else {
-        (p.m, p.n, &p.a, &p.b, false)
+        (p.m, p.n, (&p.a, 0), (&p.b, 1), false)
     };
-    let blas_operand = |o: &MatrixOperand| BlasOperand {
+    let blas_operand = |o: &MatrixOperand, index: usize| BlasOperand {
         transpose: o.row_major != p.c.row_major,
         ld: o.ld,
-        stride: stride(o),
+        stride: stride(index),
     };
     Ok(Mapping {
         m,
         n,
         k: p.k,
-        first: blas_operand(first),
-        second: blas_operand(second),
+        first: blas_operand(first.0, first.1),
+        second: blas_operand(second.0, second.1),
         out: BlasOperand {
             transpose: false,
             ld: p.c.ld,
-            stride: stride(&p.c),
+            stride: stride(2),
         },
         first_is_b,
         inner_count,
         outer_offsets,
     })
-}
-
-/// Checks that every element of every matrix of `operand` (rows × cols)
-/// lies inside `buffer`.
-pub(crate) fn check_bounds(
-    p: &GemmProblem,
-    operand: &MatrixOperand,
-    name: &'static str,
-    rows: usize,
-    cols: usize,
-    buffer: &CudaBuffer,
-) -> Result<()> {
-    let layout = |detail: String| Error::Layout {
-        operand: name,
-        detail,
-    };
-    if operand.dtype.is_quantized() {
-        return Err(Error::Unsupported(format!(
-            "cuBLAS GEMM on quantized operand `{name}` ({})",
-            operand.dtype
-        )));
-    }
-    if rows == 0 || cols == 0 || p.batch_count() == 0 {
-        return Ok(());
-    }
-    let (minor, major) = if operand.row_major {
-        (cols, rows)
-    } else {
-        (rows, cols)
-    };
-    if operand.ld < minor {
-        return Err(layout(format!(
-            "leading dimension {} is below the matrix's {minor}",
-            operand.ld
-        )));
-    }
-    let overflow = || layout("element offsets overflow".into());
-    let mut last = (major - 1)
-        .checked_mul(operand.ld)
-        .and_then(|v| v.checked_add(minor - 1 + operand.offset))
-        .ok_or_else(overflow)?;
-    for (&dim, &stride) in p.batch_shape.iter().zip(&operand.batch_strides) {
-        last = (dim - 1)
-            .checked_mul(stride)
-            .and_then(|v| v.checked_add(last))
-            .ok_or_else(overflow)?;
-    }
-    let bytes = last
-        .checked_add(1)
-        .and_then(|n| n.checked_mul(operand.dtype.block_bytes()))
-        .ok_or_else(overflow)?;
-    if bytes > buffer.len() {
-        return Err(layout(format!(
-            "needs {bytes} bytes but its buffer holds {}",
-            buffer.len()
-        )));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

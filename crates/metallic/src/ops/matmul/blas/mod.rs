@@ -24,8 +24,9 @@ use half::f16;
 use crate::dtype::DType;
 use crate::error::Result;
 use crate::ops::matmul::problem::GemmProblem;
-use launch::{Element, Product};
-use layout::{check_float, check_operand, is_injective, Geometry, Span};
+use crate::ops::matmul::problem::{Operand, Span};
+use launch::{BlasElement, Product};
+use layout::{check_float, check_operand, is_injective, Geometry};
 use weights::WeightCache;
 use widen::{elements, elements_mut, output_scratch, widen, write_output, F32Values};
 
@@ -61,10 +62,10 @@ impl VendorCpu {
     pub fn run(&self, p: &GemmProblem, a: &[u8], b: &[u8], c: &mut [u8]) -> Result<()> {
         check_float("a", p.a.dtype)?;
         check_float("c", p.c.dtype)?;
-        let (ga, sa) = check_operand(p, "a", &p.a, p.m, p.k, a.len())?;
-        let (gb, sb) = check_operand(p, "b", &p.b, p.k, p.n, b.len())?;
-        let (gc, sc) = check_operand(p, "c", &p.c, p.m, p.n, c.len())?;
-        if p.m == 0 || p.n == 0 || p.batch_count() == 0 {
+        let (ga, sa) = check_operand(p, Operand::A, a.len())?;
+        let (gb, sb) = check_operand(p, Operand::B, b.len())?;
+        let (gc, sc) = check_operand(p, Operand::C, c.len())?;
+        if p.is_empty() {
             return Ok(());
         }
         let checked = Checked {
@@ -111,7 +112,7 @@ impl VendorCpu {
 }
 
 /// All three operands in one type `gemm` takes directly.
-fn native<T: Element + bytemuck::Pod>(
+fn native<T: BlasElement + bytemuck::Pod>(
     p: &GemmProblem,
     checked: &Checked,
     a: &[u8],
