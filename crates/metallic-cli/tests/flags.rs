@@ -91,7 +91,8 @@ fn max_tokens_minus_one_runs_to_the_end_of_generation_or_of_the_context() {
     ]));
     let generated = out["generated_ids"].as_array().unwrap().len();
     match out["stop_reason"].as_str().unwrap() {
-        "context_full" => assert_eq!(2 + generated, 600),
+        // The last token is sampled but finds no room to be evaluated.
+        "context_full" => assert_eq!(2 + generated, 601),
         "end_of_generation" => assert!(2 + generated < 600),
         other => panic!("-n -1 stopped for {other}"),
     }

@@ -54,7 +54,6 @@ fn bad_options_are_clear_errors() {
         (&["generate", "--temperature", "-1", "x"], "temperature"),
         (&["generate", "--ctx-size", "0", "x"], "ctx-size"),
         (&["generate", "--device", "tpu", "x"], "tpu"),
-        (&["generate", "--system", "s", "x"], "--chat"),
         (&["bench", "--prompt-tokens", "12,x"], "x"),
         (&["perplexity"], "--file"),
         (&["nonsense"], "nonsense"),
