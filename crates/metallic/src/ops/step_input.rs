@@ -63,28 +63,7 @@ impl StepInput {
     /// batch). Wrong length, an id outside the vocabulary or a position past
     /// the capacity is an error and changes nothing.
     pub fn set(&mut self, ids: &[u32], start: usize) -> Result<()> {
-        if ids.len() != self.seq {
-            return Err(Error::InvalidArgument(format!(
-                "{} token ids for a batch of {}",
-                ids.len(),
-                self.seq
-            )));
-        }
-        if let Some(bad) = ids.iter().find(|&&id| id as usize >= self.vocab) {
-            return Err(Error::InvalidArgument(format!(
-                "token id {bad} is outside the vocabulary of {}",
-                self.vocab
-            )));
-        }
-        if start
-            .checked_add(self.seq)
-            .is_none_or(|end| end > self.capacity)
-        {
-            return Err(Error::InvalidArgument(format!(
-                "{} tokens after {start} exceed the {} positions",
-                self.seq, self.capacity
-            )));
-        }
+        check_batch(ids, self.seq, self.vocab, start, self.capacity)?;
         match &mut self.placement {
             Placement::Host => {}
             #[cfg(feature = "cuda")]
@@ -128,4 +107,32 @@ impl StepInput {
             Placement::Host => None,
         }
     }
+}
+
+/// Checks a batch before it is set: `seq` ids, each inside the vocabulary,
+/// at positions `start..start + seq` within `capacity`.
+pub(crate) fn check_batch(
+    ids: &[u32],
+    seq: usize,
+    vocab: usize,
+    start: usize,
+    capacity: usize,
+) -> Result<()> {
+    if ids.len() != seq {
+        return Err(Error::InvalidArgument(format!(
+            "{} token ids for a batch of {seq}",
+            ids.len()
+        )));
+    }
+    if let Some(bad) = ids.iter().find(|&&id| id as usize >= vocab) {
+        return Err(Error::InvalidArgument(format!(
+            "token id {bad} is outside the vocabulary of {vocab}"
+        )));
+    }
+    if start.checked_add(seq).is_none_or(|end| end > capacity) {
+        return Err(Error::InvalidArgument(format!(
+            "{seq} tokens after {start} exceed the {capacity} positions"
+        )));
+    }
+    Ok(())
 }

@@ -48,28 +48,7 @@ impl BatchIndices {
     /// Writes `ids` at positions `start..start + seq` (queued on the stream,
     /// so kernels queued before still read the previous batch).
     pub fn set(&mut self, ids: &[u32], start: usize) -> Result<()> {
-        if ids.len() != self.seq {
-            return Err(Error::InvalidArgument(format!(
-                "{} token ids for a batch of {}",
-                ids.len(),
-                self.seq
-            )));
-        }
-        if let Some(bad) = ids.iter().find(|&&id| id as usize >= self.vocab) {
-            return Err(Error::InvalidArgument(format!(
-                "token id {bad} is outside the vocabulary of {}",
-                self.vocab
-            )));
-        }
-        if start
-            .checked_add(self.seq)
-            .is_none_or(|end| end > self.capacity)
-        {
-            return Err(Error::InvalidArgument(format!(
-                "{} tokens after {start} exceed the {} positions",
-                self.seq, self.capacity
-            )));
-        }
+        crate::ops::step_input::check_batch(ids, self.seq, self.vocab, start, self.capacity)?;
         let values: Vec<u32> = ids
             .iter()
             .copied()
