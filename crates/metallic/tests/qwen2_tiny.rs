@@ -163,11 +163,21 @@ fn own_kernels_match_the_reference_and_prefill_matches_decode() {
         if let Err(msg) = check_own_kernels(dtype, &batched, &exact, &rounded) {
             panic!("{dtype} against the reference: {msg}");
         }
-        // One token at a time must agree with the batch up to the
-        // arithmetic's rounding: same weights, same activations per row.
+        // One token at a time. Float weights: the same f32 arithmetic as
+        // the batch, so equal up to its rounding. Quantized weights: a
+        // one-row product may run another kernel (AVX-512's row kernels)
+        // that sums its floats in another order, and one activation of a
+        // later product may then round to the adjacent 8-bit level, a step
+        // the batch bound cannot hold; it meets the reference's bound as
+        // the batch does.
         let stepped = decode_one_by_one(&mut model, &ctx, &tokens);
-        let batched64: Vec<f64> = batched.iter().map(|&v| f64::from(v)).collect();
-        if let Err(msg) = check_close(&stepped, &batched64, F32_LOGITS) {
+        let result = if dtype == DType::F32 {
+            let batched64: Vec<f64> = batched.iter().map(|&v| f64::from(v)).collect();
+            check_close(&stepped, &batched64, F32_LOGITS)
+        } else {
+            check_own_kernels(dtype, &stepped, &exact, &rounded)
+        };
+        if let Err(msg) = result {
             panic!("{dtype} decode against prefill: {msg}");
         }
     }
